@@ -1,0 +1,37 @@
+# Two commands do all set-up on a fresh machine with python3 and a C compiler:
+#   make run    create .venv, install, serve the API on 127.0.0.1:8000
+#   make test   create .venv if needed, run ruff, mypy and the whole pytest suite
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint typecheck pytest schema clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	mkdir -p var
+	$(BIN)/tiaokuai serve --host 127.0.0.1 --port 8000
+
+test: $(STAMP) lint typecheck pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check engine api tests
+
+typecheck: $(STAMP)
+	$(BIN)/mypy engine api
+
+pytest: $(STAMP)
+	mkdir -p out
+	$(BIN)/pytest --rule-coverage --cucumberjson=out/cucumber.json
+
+schema: $(STAMP)
+	$(BIN)/tiaokuai schema
+
+clean:
+	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,29 @@
+"""The FastAPI application: wiring only. Routes live in api/routes/, errors in api/errors."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from api import errors
+from api.routes import cases, catalogue, system
+from api.settings import Settings
+from engine import ENGINE_VERSION
+from engine.runtime import Runtime
+
+
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
+    """Build the app. The policy is loaded (and validated) before the app serves anything."""
+    settings = settings or Settings.from_env()
+    app = FastAPI(
+        title="tiaokuai 条块",
+        version=ENGINE_VERSION,
+        summary="Responsibility determination for county–township governance (县乡一体、条抓块统)",
+        description="Who leads this case, grid task admission, and the 属地管理 responsibility list.",
+    )
+    app.state.settings = settings
+    app.state.runtime = runtime or Runtime.from_dir(settings.policy_dir)
+    errors.install(app)
+    app.include_router(cases.router)
+    app.include_router(catalogue.router)
+    app.include_router(system.router)
+    return app

@@ -1,0 +1,152 @@
+"""`tiaokuai`: the authors' and operators' command line. Thin: parse, call the engine, print.
+
+Exit codes: 0 success, 1 findings (check) or a case the policy rejects, 2 usage errors.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from api.settings import DEFAULT_POLICY
+from engine.decision import Case
+from engine.errors import CaseError, PolicyError
+from engine.load import load_policy
+from engine.runtime import Runtime
+
+app = typer.Typer(help="tiaokuai 条块: responsibility determination policy service", no_args_is_help=True)
+
+PolicyOpt = Annotated[
+    Path,
+    typer.Option("--policy", envvar="TIAOKUAI_POLICY", help="policy directory", show_default=True),
+]
+
+
+def _echo_json(data: Any) -> None:
+    typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+@app.command()
+def check(policy: PolicyOpt = DEFAULT_POLICY, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Validate a policy directory; print findings as `file:line: id: message`."""
+    try:
+        loaded = load_policy(policy)
+    except PolicyError as exc:
+        if as_json:
+            _echo_json({"ok": False, "findings": [f.__dict__ for f in exc.findings]})
+        else:
+            for finding in exc.findings:
+                typer.echo(finding.render())
+            typer.echo(f"{len(exc.findings)} finding(s) in {policy}", err=True)
+        raise typer.Exit(1) from None
+    from engine.compile import compile_policy
+
+    compile_policy(loaded)
+    counts = loaded.counts()
+    if as_json:
+        _echo_json({"ok": True, "findings": [], "digest": loaded.digest, "counts": counts})
+    else:
+        summary = ", ".join(f"{v} {k}" for k, v in counts.items())
+        typer.echo(f"ok: {loaded.id} {loaded.version} ({summary}) digest {loaded.digest[:12]}")
+
+
+def _parse_attr(raw: str) -> tuple[str, Any]:
+    key, sep, value = raw.partition("=")
+    if not sep:
+        raise typer.BadParameter(f"`{raw}`: use key=value")
+    try:
+        parsed: Any = json.loads(value)  # numbers and true/false
+        if not isinstance(parsed, str | int | float | bool):
+            parsed = value
+    except json.JSONDecodeError:
+        parsed = value
+    return key, parsed
+
+
+@app.command()
+def decide(
+    township: Annotated[str, typer.Option(help="township or street id")],
+    matter: Annotated[str | None, typer.Option(help="matter id (omit for 清单外)")] = None,
+    attr: Annotated[list[str] | None, typer.Option("--attr", help="attribute as key=value; repeatable")] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="YYYY-MM-DD (default: today)")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    policy: PolicyOpt = DEFAULT_POLICY,
+) -> None:
+    """Decide who leads one case and explain why."""
+    try:
+        runtime = Runtime.from_dir(policy)
+    except PolicyError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+    attributes = dict(_parse_attr(a) for a in attr or [])
+    try:
+        day = date.fromisoformat(as_of) if as_of else date.today()
+    except ValueError:
+        raise typer.BadParameter(f"`{as_of}`: use YYYY-MM-DD", param_hint="--as-of") from None
+    try:
+        decision = runtime.decide(Case(township=township, matter=matter, attributes=attributes, as_of=day))
+    except CaseError as exc:
+        hint = f" ({exc.hint})" if exc.hint else ""
+        typer.echo(f"error: {exc.field}: {exc.message}{hint}", err=True)
+        raise typer.Exit(1) from None
+    out = decision.to_dict()
+    if as_json:
+        _echo_json(out)
+        return
+    typer.echo(f"outcome:   {out['outcome']}")
+    typer.echo(f"lead:      {out['lead']['name']} ({out['lead']['id']})")
+    typer.echo(f"supports:  {'、'.join(s['name'] for s in out['supports']) or '-'}")
+    if out["coordinator"]:
+        typer.echo(f"coordinator: {out['coordinator']['name']}")
+    typer.echo(f"township:  {out['township']['name']}: {'、'.join(out['township']['duties'])}")
+    if out["time_limits"]:
+        typer.echo(f"limits:    {', '.join(f'{k}={v}' for k, v in out['time_limits'].items())}")
+    typer.echo(f"rule:      {out['rule']['id']} {out['rule']['title']}")
+    for basis in out["rule"]["basis"]:
+        typer.echo(f"  basis:   {basis['document']} {basis.get('article', '')}".rstrip())
+    for line in out["explanation"]:
+        typer.echo(f"  {line['rule']}: {line['result']}: {line['reason']}")
+    for note in out["notes"]:
+        typer.echo(f"  note:    {note}")
+
+
+@app.command()
+def serve(
+    policy: PolicyOpt = DEFAULT_POLICY,
+    host: Annotated[str, typer.Option(help="bind address")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port")] = 8000,
+) -> None:
+    """Serve the HTTP API with uvicorn."""
+    import uvicorn
+
+    os.environ["TIAOKUAI_POLICY"] = str(policy)
+    uvicorn.run("api.main:app", host=host, port=port, log_level="info")
+
+
+@app.command()
+def schema(out: Annotated[Path, typer.Option(help="where to write the JSON Schema")] = DEFAULT_POLICY / "schema" / "policy.schema.json") -> None:
+    """Export the policy file JSON Schema (for editor autocompletion)."""
+    from engine.model import PolicyFile
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    schema = PolicyFile.model_json_schema(by_alias=True)
+    schema["title"] = "tiaokuai policy file"
+    out.write_text(json.dumps(schema, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    typer.echo(f"wrote {out}")
+
+
+def main() -> None:
+    try:
+        app()
+    except BrokenPipeError:  # `tiaokuai ... | head`
+        sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,32 @@
+"""Route dependencies: the active runtime, today's date, new decision ids."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from datetime import date, datetime, timedelta, timezone
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from engine.runtime import Runtime
+
+# Cases are judged on the local date in China when the caller gives none.
+CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def today() -> date:
+    return datetime.now(CHINA).date()
+
+
+def new_decision_id() -> str:
+    """Time-ordered, unguessable: 12 hex digits of milliseconds, then 10 random hex digits."""
+    return f"{int(time.time() * 1000):012x}{secrets.token_hex(5)}"

@@ -1,0 +1,107 @@
+"""The one place where errors become HTTP responses: `{"error": {code, message, field?, hint?}}`.
+
+Bad input is always a 4xx in this shape, never a 500.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from engine.errors import CaseError, EngineFailure, PolicyError
+
+log = logging.getLogger("tiaokuai.api")
+
+
+class ApiError(Exception):
+    """An error raised by a route with its status and code."""
+
+    def __init__(self, status: int, code: str, message: str, field: str | None = None, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.field, self.hint = status, code, message, field, hint
+
+
+def error_response(status: int, code: str, message: str, field: str | None = None, hint: str | None = None, **extra: Any) -> JSONResponse:
+    body: dict[str, Any] = {"code": code, "message": message}
+    if field:
+        body["field"] = field
+    if hint:
+        body["hint"] = hint
+    body.update(extra)
+    return JSONResponse({"error": body}, status_code=status)
+
+
+# pydantic error type → our stable code
+_VALIDATION_CODES = {
+    "missing": "missing_field",
+    "extra_forbidden": "unknown_field",
+    "json_invalid": "malformed_json",
+    "json_type": "malformed_json",
+    "model_attributes_type": "wrong_type",
+    "dict_type": "wrong_type",
+    "string_too_long": "too_long",
+    "string_too_short": "too_short",
+    "too_long": "too_many_items",
+    "date_from_datetime_parsing": "invalid_date",
+    "date_parsing": "invalid_date",
+    "date_type": "invalid_date",
+}
+
+
+def _validation_response(exc: RequestValidationError) -> JSONResponse:
+    errors = exc.errors()
+    first = errors[0] if errors else {"type": "invalid", "loc": (), "msg": "invalid request"}
+    loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path")]
+    kind = str(first.get("type", "invalid"))
+    code = _VALIDATION_CODES.get(kind, "wrong_type" if kind.endswith("_type") else "invalid_value")
+    field = ".".join(loc) or None
+    if code == "malformed_json":
+        return error_response(400, code, "request body is not valid JSON", hint="send UTF-8 encoded JSON with Content-Type: application/json")
+    message = str(first.get("msg", "invalid request"))
+    message = message[0].lower() + message[1:]
+    hint = None
+    if code == "wrong_type" and loc[:1] == ["attributes"]:
+        hint = "attribute values are strings, numbers or true/false"
+    elif code == "wrong_type" and not loc:
+        hint = "the body must be a JSON object"
+    elif code == "invalid_date":
+        hint = "use YYYY-MM-DD"
+    elif code == "unknown_field":
+        hint = "case attributes go inside `attributes`"
+    return error_response(422, code, f"`{field}`: {message}" if field else message, field, hint)
+
+
+def install(app: FastAPI) -> None:
+    """Register every exception handler on the app."""
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return _validation_response(exc)
+
+    @app.exception_handler(CaseError)
+    async def _case(_: Request, exc: CaseError) -> JSONResponse:
+        return error_response(422, exc.code, exc.message, exc.field, exc.hint)
+
+    @app.exception_handler(ApiError)
+    async def _api(_: Request, exc: ApiError) -> JSONResponse:
+        return error_response(exc.status, exc.code, exc.message, exc.field, exc.hint)
+
+    @app.exception_handler(PolicyError)
+    async def _policy(_: Request, exc: PolicyError) -> JSONResponse:
+        findings = [f.render() for f in exc.findings]
+        return error_response(422, "policy_rejected", str(exc), hint="the active policy keeps serving", findings=findings)
+
+    @app.exception_handler(EngineFailure)
+    async def _engine(_: Request, exc: EngineFailure) -> JSONResponse:
+        log.error("engine failure: %s", exc)
+        return error_response(503, "engine_unavailable", "the rules engine failed on this request", hint="retry; the failure is logged")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        codes = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large", 415: "unsupported_media_type"}
+        return error_response(exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail).lower())

@@ -1,0 +1,49 @@
+"""POST /v1/cases/lead: who leads this case."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body
+from fastapi.responses import JSONResponse
+
+from api.deps import RuntimeDep, new_decision_id, today
+from api.schemas import SAND_MINING_EXAMPLE, DecisionV1, ErrorV1, LeadRequestV1
+from engine.decision import Case
+
+router = APIRouter(prefix="/v1/cases", tags=["cases"])
+
+EXAMPLES: dict[str, Any] = {
+    "sand_mining": {
+        "summary": "河道非法采砂 (illegal river sand mining) in 高家镇",
+        "value": SAND_MINING_EXAMPLE,
+    },
+    "outside_list": {
+        "summary": "清单外: no matter given, dispatched to the centre",
+        "value": {"township": "zhangtan", "attributes": {}, "as_of": "2026-11-01"},
+    },
+}
+
+
+@router.post(
+    "/lead",
+    summary="Who leads this case",
+    response_model=DecisionV1,
+    responses={422: {"model": ErrorV1}, 400: {"model": ErrorV1}},
+)
+async def lead(
+    runtime: RuntimeDep,
+    body: Annotated[LeadRequestV1, Body(openapi_examples=EXAMPLES)],
+) -> JSONResponse:
+    """Decide the lead (牵头), supports (协同), township duties and time limits, with reasons."""
+    case = Case(
+        township=body.township,
+        matter=body.matter,
+        attributes=body.attributes,
+        as_of=body.as_of or today(),
+        reference=body.reference,
+    )
+    decision = runtime.decide(case)
+    # NOTE: the engine's canonical dict is returned as is (not re-validated through
+    # DecisionV1): replay compares these bytes, and validation would cost per request.
+    return JSONResponse({"decision_id": new_decision_id(), **decision.to_dict()})

@@ -1,0 +1,39 @@
+"""The active policy and the health check."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from api.deps import RuntimeDep
+from api.schemas import PolicyInfoV1
+
+router = APIRouter(tags=["system"])
+
+
+def policy_info(runtime: RuntimeDep) -> dict[str, Any]:
+    active = runtime.active
+    policy = active.policy
+    return {
+        "id": policy.id,
+        "version": policy.version,
+        "digest": policy.digest,
+        "title": policy.manifest.title,
+        "jurisdiction": policy.manifest.jurisdiction,
+        "illustrative": policy.manifest.illustrative,
+        "loaded_at": active.loaded_at.isoformat(),
+        "source": active.source,
+        "counts": policy.counts(),
+    }
+
+
+@router.get("/v1/policy", response_model=PolicyInfoV1, summary="The active policy")
+async def get_policy(runtime: RuntimeDep) -> dict[str, Any]:
+    return policy_info(runtime)
+
+
+@router.get("/healthz", summary="Liveness and the active policy digest")
+async def healthz(runtime: RuntimeDep) -> dict[str, Any]:
+    policy = runtime.policy
+    return {"status": "ok", "policy": {"id": policy.id, "version": policy.version, "digest": policy.digest}}

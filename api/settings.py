@@ -1,0 +1,28 @@
+"""Service configuration, read once from the environment."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_POLICY = Path(__file__).resolve().parent.parent / "policy"
+DEFAULT_DATABASE = Path("var") / "tiaokuai.sqlite3"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where the policy and the decision log live.
+
+    TIAOKUAI_POLICY        policy directory (default: the repository's policy/)
+    TIAOKUAI_DATABASE_URL  SQLAlchemy URL of the decision log (default: SQLite under var/)
+    """
+
+    policy_dir: Path
+    database_url: str
+
+    @classmethod
+    def from_env(cls, policy_dir: Path | str | None = None, database_url: str | None = None) -> Settings:
+        policy = policy_dir or os.environ.get("TIAOKUAI_POLICY") or DEFAULT_POLICY
+        url = database_url or os.environ.get("TIAOKUAI_DATABASE_URL") or f"sqlite:///{DEFAULT_DATABASE}"
+        return cls(Path(policy), url)

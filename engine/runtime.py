@@ -1,0 +1,102 @@
+"""The active policy of a running process: load, activate, decide, reload.
+
+One `Runtime` per process holds the durable_rules adapter and the active compiled policy.
+Activation is all-or-nothing: a policy that fails to load, validate, compile or register
+raises and the previous one keeps serving.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from engine.compile import CompiledPolicy, compile_policy
+from engine.decide import decide
+from engine.decision import Case, Decision
+from engine.durable import DurableRules, Registration
+from engine.load import load_policy, policy_from_files
+from engine.policy import Policy
+
+_adapter: DurableRules | None = None
+_adapter_lock = threading.Lock()
+
+
+def shared_adapter() -> DurableRules:
+    """The process's single durable_rules Host (one per process, never per request)."""
+    global _adapter
+    with _adapter_lock:
+        if _adapter is None:
+            _adapter = DurableRules()
+        return _adapter
+
+
+@dataclass(frozen=True)
+class Active:
+    compiled: CompiledPolicy
+    registration: Registration
+    loaded_at: datetime
+    source: str
+
+    @property
+    def policy(self) -> Policy:
+        return self.compiled.policy
+
+
+class Runtime:
+    """Serves decisions from the active policy; swaps policies atomically."""
+
+    def __init__(self, active: Active, adapter: DurableRules) -> None:
+        self._active = active
+        self._adapter = adapter
+        self._swap = threading.Lock()
+        self._retired: Registration | None = None
+
+    @classmethod
+    def from_dir(cls, path: Path | str) -> Runtime:
+        adapter = shared_adapter()
+        return cls(activate(load_policy(path), adapter, str(path)), adapter)
+
+    @classmethod
+    def from_files(cls, files: dict[str, str], source: str = "<files>") -> Runtime:
+        adapter = shared_adapter()
+        return cls(activate(policy_from_files(files), adapter, source), adapter)
+
+    @property
+    def active(self) -> Active:
+        return self._active
+
+    @property
+    def policy(self) -> Policy:
+        return self._active.policy
+
+    def decide(self, case: Case) -> Decision:
+        active = self._active  # one read: a concurrent swap cannot split a decision
+        names = active.registration.names
+
+        def fire(shard: str, fact: dict[str, Any]) -> list[str]:
+            return self._adapter.fire(names[shard], fact)
+
+        return decide(case, active.compiled, fire)
+
+    def swap(self, policy: Policy, source: str) -> Active:
+        """Activate `policy`. The replaced version stays registered until the next swap.
+
+        # NOTE: a decision that read the old `Active` just before the swap may still be
+        # firing its rulesets; dropping them one swap later lets it finish.
+        """
+        with self._swap:
+            new = activate(policy, self._adapter, source)
+            old, self._active = self._active, new
+            if self._retired is not None:
+                self._adapter.unregister(self._retired)
+            self._retired = old.registration
+        return new
+
+
+def activate(policy: Policy, adapter: DurableRules, source: str) -> Active:
+    compiled = compile_policy(policy)
+    registration = adapter.register(compiled)
+    return Active(compiled, registration, datetime.now(UTC), source)

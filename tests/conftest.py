@@ -1,0 +1,108 @@
+"""Shared fixtures and the rule-coverage gate.
+
+`--rule-coverage` (set by `make test`) fails the session unless every matter and every
+rule of the seed policy fired in at least one feature scenario, and prints the table.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.settings import Settings
+from engine.runtime import Runtime
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED_POLICY = ROOT / "policy"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+pytest_plugins = ["tests.steps.lead"]
+
+# clause id → number of feature scenarios in which it fired / won (seed policy only)
+FIRED: Counter[str] = Counter()
+WON: Counter[str] = Counter()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--rule-coverage", action="store_true", help="fail unless every seed clause fired in a feature")
+
+
+_runtimes: dict[str, Runtime] = {}
+
+
+def runtime_for(path: Path) -> Runtime:
+    """One Runtime per policy directory for the whole session (durable_rules is per process)."""
+    key = str(path.resolve())
+    if key not in _runtimes:
+        _runtimes[key] = Runtime.from_dir(path)
+    return _runtimes[key]
+
+
+@pytest.fixture(scope="session")
+def seed_runtime() -> Runtime:
+    return runtime_for(SEED_POLICY)
+
+
+@pytest.fixture(scope="session")
+def client(seed_runtime: Runtime, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    db = tmp_path_factory.mktemp("db") / "log.sqlite3"
+    app = create_app(Settings(SEED_POLICY, f"sqlite:///{db}"), runtime=seed_runtime)
+    with TestClient(app) as c:
+        yield c
+
+
+def record_decision(policy_dir: Path, decision: dict[str, Any]) -> None:
+    if policy_dir.resolve() != SEED_POLICY.resolve():
+        return
+    FIRED.update(decision["fired"])
+    if decision["outcome"] != "dispatch":
+        WON[decision["rule"]["id"]] += 1
+
+
+def _coverage_rows() -> list[tuple[str, str, int, int]]:
+    policy = runtime_for(SEED_POLICY).policy
+    rows = [("matter", m, FIRED[m], WON[m]) for m in policy.matters]
+    rows += [("rule", r.id, FIRED[r.id], WON[r.id]) for r in policy.rules]
+    return rows
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if not session.config.getoption("--rule-coverage"):
+        return
+    rows = _coverage_rows()
+    missing = [r for r in rows if r[2] == 0]
+    out = ROOT / "out"
+    out.mkdir(exist_ok=True)
+    (out / "rule_coverage.json").write_text(
+        json.dumps([{"kind": k, "id": i, "fired": f, "won": w} for k, i, f, w in rows], ensure_ascii=False, indent=1)
+    )
+    session.config.stash[_missing_key] = missing
+    if missing and exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+_missing_key = pytest.StashKey[list[tuple[str, str, int, int]]]()
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    if not config.getoption("--rule-coverage"):
+        return
+    rows = _coverage_rows()
+    tr = terminalreporter
+    tr.section("rule coverage (seed policy, feature scenarios)")
+    tr.write_line(f"{'kind':<7} {'id':<28} {'fired':>5} {'won':>5}")
+    for kind, ident, fired, won in rows:
+        flag = "" if fired else "   <-- never exercised"
+        tr.write_line(f"{kind:<7} {ident:<28} {fired:>5} {won:>5}{flag}")
+    covered = sum(1 for r in rows if r[2])
+    tr.write_line(f"covered {covered}/{len(rows)} clauses ({100 * covered // max(len(rows), 1)} %)")
+    missing = config.stash.get(_missing_key, [])
+    if missing:
+        tr.write_line("RULE COVERAGE GATE FAILED: " + ", ".join(i for _, i, _, _ in missing), red=True)
