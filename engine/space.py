@@ -1,0 +1,141 @@
+"""The case space a policy declares, enumerated as a finite set of representative cases.
+
+Every matter × township × relevant attribute values × date. Values are partitioned so that
+each cell behaves alike for every rule: enum and bool attributes take every allowed value
+plus "absent"; numbers are split at every threshold the rules use; township-valued
+attributes take the townships conditions name, one other township, and "absent". Dates
+are every day a clause, body or delegation starts or ends (plus one day before the first).
+
+Used by `check` (to prove properties) and `diff` (to show what a change would do).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from engine.decision import Case
+from engine.model import Attribute, AttributeType, Comparison, Scalar
+from engine.policy import Policy
+
+ABSENT = object()
+
+
+@dataclass(frozen=True)
+class Axis:
+    """One attribute and the representative values it takes (ABSENT = not given)."""
+
+    attribute: str
+    values: tuple[object, ...]
+
+
+def boundary_dates(policy: Policy) -> list[date]:
+    """Every date on which something starts or ends, plus one day before the first."""
+    days: set[date] = set()
+    clauses = [*policy.matters.values(), *policy.rules, *policy.organizations.values(), *policy.delegations]
+    for clause in clauses:
+        for day in (clause.valid_from, clause.valid_until):
+            if day is not None:
+                days.add(day)
+    if not days:
+        return [date(2000, 1, 1)]
+    first = min(days)
+    return sorted(days | {first - timedelta(days=1)})
+
+
+def _tests_on(policy: Policy, attribute: str) -> list[Comparison]:
+    return [t for rule in policy.rules for key, t in rule.tests().items() if key == attribute]
+
+
+def _numeric_values(attr: Attribute, tests: list[Comparison]) -> list[object]:
+    points: set[float] = set()
+    for test in tests:
+        _, value = test.operator
+        values = value if isinstance(value, tuple) else (value,)
+        for v in values:
+            if isinstance(v, int | float) and not isinstance(v, bool):
+                points.update({v - 1, v, v + 1} if attr.type is AttributeType.int else {v - 0.5, v, v + 0.5})
+    if attr.minimum is not None:
+        points.add(attr.minimum)
+    if attr.maximum is not None:
+        points.add(attr.maximum)
+    lo = attr.minimum if attr.minimum is not None else float("-inf")
+    hi = attr.maximum if attr.maximum is not None else float("inf")
+    kept = sorted(p for p in points if lo <= p <= hi)
+    return [int(p) if attr.type is AttributeType.int else p for p in kept] or [lo if lo != float("-inf") else 0]
+
+
+def axis(policy: Policy, attr: Attribute) -> Axis:
+    """The representative values of one attribute."""
+    tests = _tests_on(policy, attr.id)
+    values: list[object]
+    if attr.type is AttributeType.enum:
+        values = [v.id for v in attr.values]
+    elif attr.type is AttributeType.bool:
+        values = [True, False]
+    elif attr.type is AttributeType.township:
+        named: list[object] = []
+        for test in tests:
+            _, value = test.operator
+            named += list(value) if isinstance(value, tuple) else [value]
+        others = [t.id for t in policy.townships() if t.id not in named]
+        values = list(dict.fromkeys(named)) + others[:1]
+    else:
+        values = _numeric_values(attr, tests)
+    if attr.default is None:
+        values.append(ABSENT)
+    return Axis(attr.id, tuple(values))
+
+
+def relevant_attributes(policy: Policy, matter_id: str) -> list[str]:
+    """Attributes that can change a decision on this matter: declared or tested by a rule."""
+    names = list(policy.matters[matter_id].attributes)
+    for rule in policy.rules:
+        tests = rule.tests()
+        matter_test = tests.get("matter")
+        if matter_test is not None:
+            op, value = matter_test.operator
+            named = value if isinstance(value, tuple) else (value,)
+            applies = matter_id in named if op in ("eq", "in") else matter_id not in named
+            if not applies:
+                continue
+        names += [k for k in tests if k in policy.attributes]
+        names += [ref[1:] for ref in (*rule.then.supports, rule.then.lead or "", rule.then.coordinator or "") if ref[1:] in policy.attributes]
+    return list(dict.fromkeys(names))
+
+
+def cases(policy: Policy, days: list[date] | None = None) -> Iterator[Case]:
+    """Every representative case of the policy, in a stable order."""
+    days = days or boundary_dates(policy)
+    townships = [t.id for t in policy.townships()]
+    axes_cache: dict[str, Axis] = {}
+    for matter_id in policy.matters:
+        axes = []
+        for name in relevant_attributes(policy, matter_id):
+            if name not in axes_cache:
+                axes_cache[name] = axis(policy, policy.attributes[name])
+            axes.append(axes_cache[name])
+        for combo in itertools.product(*(a.values for a in axes)):
+            attributes: dict[str, Scalar] = {
+                a.attribute: v for a, v in zip(axes, combo, strict=True) if v is not ABSENT  # type: ignore[misc]
+            }
+            for township in townships:
+                for day in days:
+                    yield Case(township=township, matter=matter_id, attributes=attributes, as_of=day)
+
+
+def count(policy: Policy, days: list[date] | None = None) -> int:
+    """How many cases `cases` yields, without building them."""
+    days = days or boundary_dates(policy)
+    total = 0
+    cache: dict[str, int] = {}
+    for matter_id in policy.matters:
+        n = 1
+        for name in relevant_attributes(policy, matter_id):
+            if name not in cache:
+                cache[name] = len(axis(policy, policy.attributes[name]).values)
+            n *= cache[name]
+        total += n
+    return total * len(policy.townships()) * len(days)
