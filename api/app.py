@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from api import errors
 from api.routes import cases, catalogue, system
+from api.routes import grid as grid_routes
 from api.settings import Settings
 from engine import ENGINE_VERSION
 from engine.runtime import Runtime
@@ -26,4 +27,5 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(cases.router)
     app.include_router(catalogue.router)
     app.include_router(system.router)
+    app.include_router(grid_routes.router)
     return app

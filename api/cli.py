@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
+from api.review_cli import review as review_command
 from api.settings import DEFAULT_POLICY
 from engine.decision import Case
 from engine.errors import CaseError, PolicyError
@@ -139,6 +140,9 @@ def schema(out: Annotated[Path, typer.Option(help="where to write the JSON Schem
     schema["title"] = "tiaokuai policy file"
     out.write_text(json.dumps(schema, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     typer.echo(f"wrote {out}")
+
+
+app.command("review")(review_command)
 
 
 def main() -> None:

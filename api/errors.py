@@ -53,7 +53,7 @@ _VALIDATION_CODES = {
 }
 
 
-def _validation_response(exc: RequestValidationError) -> JSONResponse:
+def _validation_response(exc: RequestValidationError, path: str = "") -> JSONResponse:
     errors = exc.errors()
     first = errors[0] if errors else {"type": "invalid", "loc": (), "msg": "invalid request"}
     loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path")]
@@ -71,7 +71,7 @@ def _validation_response(exc: RequestValidationError) -> JSONResponse:
         hint = "the body must be a JSON object"
     elif code == "invalid_date":
         hint = "use YYYY-MM-DD"
-    elif code == "unknown_field":
+    elif code == "unknown_field" and path.startswith("/v1/cases"):
         hint = "case attributes go inside `attributes`"
     return error_response(422, code, f"`{field}`: {message}" if field else message, field, hint)
 
@@ -80,8 +80,8 @@ def install(app: FastAPI) -> None:
     """Register every exception handler on the app."""
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return _validation_response(exc)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return _validation_response(exc, request.url.path)
 
     @app.exception_handler(CaseError)
     async def _case(_: Request, exc: CaseError) -> JSONResponse:

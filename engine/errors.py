@@ -65,3 +65,9 @@ class CaseError(TiaokuaiError):
 
     def __str__(self) -> str:
         return self.message
+
+
+class ProposalError(CaseError):
+    """A grid task proposal the policy cannot review: unknown kind, organization, field, action,
+    channel, frequency, basis level or emergency category, or dates out of order.
+    """

@@ -15,6 +15,7 @@ import yaml
 from pydantic import ValidationError
 
 from engine.errors import Finding, PolicyError
+from engine.grid import EXTENSION, grid_from_files, validate_grid
 from engine.model import SECTIONS, PolicyFile
 from engine.policy import Location, Policy
 from engine.validate import validate_references
@@ -159,7 +160,7 @@ def policy_from_files(files: dict[str, str]) -> Policy:
                 findings.append(
                     Finding(
                         "duplicate_id",
-                        f"{key[0][:-1]} id `{key[1]}` is defined twice",
+                        f"{key[0].removesuffix('s')} id `{key[1]}` is defined twice",
                         loc.file,
                         loc.line,
                         key[1],
@@ -180,6 +181,8 @@ def policy_from_files(files: dict[str, str]) -> Policy:
                 hint="put it in policy.yaml",
             )
         )
+    grid, grid_findings = grid_from_files(parsed) if not findings else (None, [])
+    findings.extend(grid_findings)
     if findings:
         raise PolicyError(findings)
     manifest = manifests[0][1]
@@ -195,8 +198,9 @@ def policy_from_files(files: dict[str, str]) -> Policy:
         locations=locations,
         digest=digest_files(files),
         files=dict(files),
+        extensions={EXTENSION: grid} if grid is not None else {},
     )
-    findings = [f for f in validate_references(policy) if f.severity == "error"]
+    findings = [f for f in [*validate_references(policy), *validate_grid(policy)] if f.severity == "error"]
     if findings:
         raise PolicyError(findings)
     return policy

@@ -341,6 +341,149 @@ class Manifest(Strict):
     time_limit_labels: dict[str, str] = Field(default_factory=dict)
 
 
+# --- grid task admission (事务进网格准入审查) -------------------------------------------------
+
+
+class Power(StrEnum):
+    """The public power a grid worker would have to exercise (grid workers hold none)."""
+
+    none = "none"
+    enforcement = "enforcement"  # 行政执法: orders, penalties, seizures
+    inspection = "inspection"  # 检查考核: inspections, licence checks, assessments
+
+
+class TaskKind(Strict):
+    """A kind of task a department may propose to push down to the grid."""
+
+    id: Id
+    name: str
+    name_en: str | None = None
+    grid_function: bool = Field(description="within the grid's functions (网格职责范围内)")
+    needs_training: bool = Field(default=False, description="grid workers need professional training for it")
+    power: Power = Power.none
+    description: str | None = None
+
+
+class GridAction(Strict):
+    """Something a proposal asks grid workers to do; `terms` spot it in a title or description."""
+
+    id: Id
+    name: str
+    name_en: str | None = None
+    power: Power = Power.none
+    formalism: bool = Field(default=False, description="留痕/打卡 work that shows activity, not results (指尖上的形式主义)")
+    terms: tuple[str, ...] = Field(default=(), description="phrases that reveal this action in free text")
+
+
+class Channel(Strict):
+    """How a task reaches grid workers."""
+
+    id: Id
+    name: str
+    name_en: str | None = None
+    approved: bool = Field(description="the single channel: county review and unified dispatch")
+
+
+class BasisLevel(Strict):
+    """The rank of a proposal's legal or policy basis."""
+
+    id: Id
+    name: str
+    name_en: str | None = None
+    sufficient: bool = Field(description="enough on its own to push a task to the grid")
+
+
+class Frequency(Strict):
+    """How often a task recurs; `per_month` is null for a one-off task."""
+
+    id: Id
+    name: str
+    name_en: str | None = None
+    per_month: float | None = Field(default=None, gt=0, le=31)
+
+
+class EmergencyCategory(Strict):
+    """An emergency that exempts a task from prior review (filing afterwards)."""
+
+    id: Id
+    name: str
+    name_en: str | None = None
+
+
+class GridAdmission(Strict):
+    """`grid_admission:`: who reviews, the grid's size and capacity, and the proposal vocabulary."""
+
+    reviewer: Id = Field(description="organization that reviews proposals (县级审查)")
+    households_per_grid: int = Field(gt=0, le=5000, description="households in a typical grid")
+    capacity_minutes_per_month: int = Field(gt=0, description="workload budget of one task per grid per month")
+    filing_days: int = Field(ge=0, le=90, description="days after the start to file an emergency task afterwards")
+    outcome_labels: dict[Literal["admitted", "returned", "rejected"], str] = Field(default_factory=dict)
+    severity_labels: dict[Literal["reject", "return", "note"], str] = Field(default_factory=dict)
+    task_kinds: tuple[TaskKind, ...] = Field(min_length=1)
+    actions: tuple[GridAction, ...] = ()
+    channels: tuple[Channel, ...] = Field(min_length=1)
+    basis_levels: tuple[BasisLevel, ...] = Field(min_length=1)
+    frequencies: tuple[Frequency, ...] = Field(min_length=1)
+    emergency_categories: tuple[EmergencyCategory, ...] = ()
+    basis: tuple[Basis, ...] = Field(min_length=1)
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> GridAdmission:
+        for name in ("task_kinds", "actions", "channels", "basis_levels", "frequencies", "emergency_categories"):
+            ids = [item.id for item in getattr(self, name)]
+            duplicates = sorted({i for i in ids if ids.count(i) > 1})
+            if duplicates:
+                raise ValueError(f"`{name}` lists {', '.join(duplicates)} more than once")
+        return self
+
+
+class CatalogueEntry(Strict):
+    """Where the grid's shared table (一表通) already holds a field."""
+
+    table: str = Field(description="一表通 sub-table, e.g. 人口信息")
+    source: str | None = Field(default=None, description="who maintains it")
+
+
+class GridField(Strict):
+    """One data field a task may collect; with `catalogue` it is already in 一表通."""
+
+    id: Id
+    name: str
+    name_en: str | None = None
+    subject: Literal["person", "house", "enterprise", "event"]
+    catalogue: CatalogueEntry | None = None
+    aliases: tuple[str, ...] = ()
+
+
+class Severity(StrEnum):
+    reject = "reject"  # 不予准入
+    return_ = "return"  # 退回修改 (fix and resubmit)
+    note = "note"  # 提示
+
+
+class GridCriterion(Dated):
+    """An admission criterion: when its conditions hold on a proposal's facts, it finds."""
+
+    id: Id
+    title: str
+    title_en: str | None = None
+    severity: Severity
+    when: dict[str, Condition] = Field(min_length=1, description="tests on the proposal's derived facts")
+    message: str = Field(description="zh message; {fact} placeholders are filled in")
+    basis: tuple[Basis, ...] = Field(min_length=1)
+    provenance: Provenance = Provenance.constructed
+    source: str | None = None
+
+    @field_validator("when")
+    @classmethod
+    def _normalise_when(cls, value: dict[str, Condition]) -> dict[str, Condition]:
+        return {key: as_test(cond) for key, cond in value.items()}
+
+    def tests(self) -> dict[str, Comparison]:
+        return {key: as_test(cond) for key, cond in self.when.items()}
+
+
 class PolicyFile(Strict):
     """One YAML file under policy/: any subset of the sections below."""
 
@@ -351,9 +494,16 @@ class PolicyFile(Strict):
     matters: tuple[Matter, ...] = ()
     rules: tuple[Rule, ...] = ()
     delegations: tuple[Delegation, ...] = ()
+    grid_admission: GridAdmission | None = None
+    grid_fields: tuple[GridField, ...] = ()
+    grid_criteria: tuple[GridCriterion, ...] = ()
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
-SectionName = Literal["organizations", "attributes", "matters", "rules", "delegations"]
-SECTIONS: tuple[SectionName, ...] = ("organizations", "attributes", "matters", "rules", "delegations")
+SectionName = Literal[
+    "organizations", "attributes", "matters", "rules", "delegations", "grid_fields", "grid_criteria"
+]
+SECTIONS: tuple[SectionName, ...] = (
+    "organizations", "attributes", "matters", "rules", "delegations", "grid_fields", "grid_criteria"
+)

@@ -19,6 +19,7 @@ from engine.decision import Case, Decision
 from engine.durable import DurableRules, Registration
 from engine.load import load_policy, policy_from_files
 from engine.policy import Policy
+from engine.review import CRITERIA_SHARD, Proposal, Review, compile_criteria, review
 
 _adapter: DurableRules | None = None
 _adapter_lock = threading.Lock()
@@ -39,6 +40,7 @@ class Active:
     registration: Registration
     loaded_at: datetime
     source: str
+    criteria: Registration | None = None  # grid admission criteria: a ruleset of their own
 
     @property
     def policy(self) -> Policy:
@@ -53,6 +55,7 @@ class Runtime:
         self._adapter = adapter
         self._swap = threading.Lock()
         self._retired: Registration | None = None
+        self._retired_criteria: Registration | None = None
 
     @classmethod
     def from_dir(cls, path: Path | str) -> Runtime:
@@ -81,6 +84,16 @@ class Runtime:
 
         return decide(case, active.compiled, fire)
 
+    def review(self, proposal: Proposal) -> Review:
+        """Review a grid task proposal against the active policy's admission criteria."""
+        active = self._active
+        criteria = active.criteria
+
+        def fire(fact: dict[str, Any]) -> list[str]:
+            return [] if criteria is None else self._adapter.fire(criteria.names[CRITERIA_SHARD], fact)
+
+        return review(proposal, active.policy, fire)
+
     def swap(self, policy: Policy, source: str) -> Active:
         """Activate `policy`. The replaced version stays registered until the next swap.
 
@@ -93,10 +106,21 @@ class Runtime:
             if self._retired is not None:
                 self._adapter.unregister(self._retired)
             self._retired = old.registration
+            if self._retired_criteria is not None:
+                self._adapter.unregister(self._retired_criteria)
+            self._retired_criteria = old.criteria
         return new
 
 
 def activate(policy: Policy, adapter: DurableRules, source: str) -> Active:
     compiled = compile_policy(policy)
     registration = adapter.register(compiled)
-    return Active(compiled, registration, datetime.now(UTC), source)
+    criteria = None
+    compiled_criteria = compile_criteria(policy)
+    if compiled_criteria is not None:
+        try:
+            criteria = adapter.register(compiled_criteria)
+        except Exception:
+            adapter.unregister(registration)  # all or nothing: the previous policy keeps serving
+            raise
+    return Active(compiled, registration, datetime.now(UTC), source, criteria)
