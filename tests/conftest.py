@@ -1,7 +1,8 @@
 """Shared fixtures and the rule-coverage gate.
 
-`--rule-coverage` (set by `make test`) fails the session unless every matter and every
-rule of the seed policy fired in at least one feature scenario, and prints the table.
+`--rule-coverage` (set by `make test`) fails the session unless every matter, every
+rule and every grid admission criterion of the seed policy fired in at least one feature
+scenario, and prints the table.
 """
 
 from __future__ import annotations
@@ -17,13 +18,14 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.settings import Settings
+from engine.grid import grid_of
 from engine.runtime import Runtime
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED_POLICY = ROOT / "policy"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
-pytest_plugins = ["tests.steps.lead"]
+pytest_plugins = ["tests.steps.lead", "tests.steps.grid"]
 
 # clause id → number of feature scenarios in which it fired / won (seed policy only)
 FIRED: Counter[str] = Counter()
@@ -66,10 +68,23 @@ def record_decision(policy_dir: Path, decision: dict[str, Any]) -> None:
         WON[decision["rule"]["id"]] += 1
 
 
+# A grid criterion "wins" a review when its severity decided the outcome.
+DECIDING_SEVERITY = {"rejected": "reject", "returned": "return", "admitted": "note"}
+
+
+def record_review(policy_dir: Path, review: dict[str, Any]) -> None:
+    if policy_dir.resolve() != SEED_POLICY.resolve():
+        return
+    FIRED.update(review["fired"])
+    WON.update(f["criterion"] for f in review["findings"] if f["severity"] == DECIDING_SEVERITY[review["outcome"]])
+
+
 def _coverage_rows() -> list[tuple[str, str, int, int]]:
     policy = runtime_for(SEED_POLICY).policy
     rows = [("matter", m, FIRED[m], WON[m]) for m in policy.matters]
     rows += [("rule", r.id, FIRED[r.id], WON[r.id]) for r in policy.rules]
+    grid = grid_of(policy)
+    rows += [("criterion", c.id, FIRED[c.id], WON[c.id]) for c in (grid.criteria if grid else ())]
     return rows
 
 
@@ -97,10 +112,10 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     rows = _coverage_rows()
     tr = terminalreporter
     tr.section("rule coverage (seed policy, feature scenarios)")
-    tr.write_line(f"{'kind':<7} {'id':<28} {'fired':>5} {'won':>5}")
+    tr.write_line(f"{'kind':<9} {'id':<28} {'fired':>5} {'won':>5}")
     for kind, ident, fired, won in rows:
         flag = "" if fired else "   <-- never exercised"
-        tr.write_line(f"{kind:<7} {ident:<28} {fired:>5} {won:>5}{flag}")
+        tr.write_line(f"{kind:<9} {ident:<28} {fired:>5} {won:>5}{flag}")
     covered = sum(1 for r in rows if r[2])
     tr.write_line(f"covered {covered}/{len(rows)} clauses ({100 * covered // max(len(rows), 1)} %)")
     missing = config.stash.get(_missing_key, [])
