@@ -85,6 +85,17 @@ def _describe(error: dict[str, Any]) -> str:
     return f"`{loc}`: {msg}" if loc else msg
 
 
+def _duplicate(key: tuple[str, str], loc: Location, first: Location) -> Finding:
+    return Finding(
+        "duplicate_id",
+        f"{key[0].removesuffix('s')} id `{key[1]}` is defined twice",
+        loc.file,
+        loc.line,
+        key[1],
+        hint=f"first defined at {first.file}:{first.line}",
+    )
+
+
 def parse_file(name: str, text: str) -> tuple[PolicyFile | None, list[Finding], dict[tuple[str, str], Location]]:
     """Parse and validate one file. Returns the model (or None), findings and item locations."""
     try:
@@ -100,16 +111,21 @@ def parse_file(name: str, text: str) -> tuple[PolicyFile | None, list[Finding], 
     if not isinstance(data, dict):
         return None, [Finding("file_shape", "a policy file must be a mapping of sections", name, 1)], {}
     locations: dict[tuple[str, str], Location] = {}
+    duplicates: list[Finding] = []  # within this file; policy_from_files reports those across files
     for section in SECTIONS:
         items = data.get(section)
         if isinstance(items, list):
             for index, item in enumerate(items):
                 if isinstance(item, dict) and isinstance(item.get("id"), str):
-                    locations[(section, item["id"])] = Location(name, _node_line(node, (section, index)))
+                    key, loc = (section, item["id"]), Location(name, _node_line(node, (section, index)))
+                    if key in locations:
+                        duplicates.append(_duplicate(key, loc, locations[key]))
+                    else:
+                        locations[key] = loc
     try:
-        return PolicyFile.model_validate(data), [], locations
+        return PolicyFile.model_validate(data), duplicates, locations
     except ValidationError as exc:
-        findings = [
+        findings = duplicates + [
             Finding(
                 "schema",
                 _describe(dict(err)),
@@ -156,17 +172,7 @@ def policy_from_files(files: dict[str, str]) -> Policy:
         findings.extend(file_findings)
         for key, loc in file_locations.items():
             if key in locations:
-                first = locations[key]
-                findings.append(
-                    Finding(
-                        "duplicate_id",
-                        f"{key[0].removesuffix('s')} id `{key[1]}` is defined twice",
-                        loc.file,
-                        loc.line,
-                        key[1],
-                        hint=f"first defined at {first.file}:{first.line}",
-                    )
-                )
+                findings.append(_duplicate(key, loc, locations[key]))
             else:
                 locations[key] = loc
         if model is not None:

@@ -110,3 +110,12 @@ def test_exported_json_schema_is_current() -> None:
     generated = PolicyFile.model_json_schema(by_alias=True)
     generated.pop("title", None)
     assert committed == generated, "run `make schema` and commit policy/schema/policy.schema.json"
+
+
+def test_duplicate_id_within_one_file(tmp_path: Path) -> None:
+    target = copy_policy(tmp_path)
+    path = target / "matters" / "water.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("  - id: WAT-02", "  - id: WAT-01", 1), encoding="utf-8")
+    lines = findings_of(target)
+    assert any("WAT-01: matter id `WAT-01` is defined twice (first defined at matters/water.yaml:2)" in line for line in lines), lines
