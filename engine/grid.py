@@ -71,13 +71,6 @@ class GridPolicy:
             emergency_categories={e.id: e for e in settings.emergency_categories},
         )
 
-    def criterion(self, criterion_id: str) -> GridCriterion:
-        return next(c for c in self.criteria if c.id == criterion_id)
-
-    def catalogue(self) -> list[GridField]:
-        """The fields the grid's shared table (一表通) already holds."""
-        return [f for f in self.fields.values() if f.catalogue is not None]
-
 
 def grid_of(policy: Policy) -> GridPolicy | None:
     """The policy's grid admission chapter, or None when the policy has none."""

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, Literal, TypeVar
 
-from engine.compile import GUARD, CompiledPolicy, compile_test, date_number
+from engine.compile import GUARD, MAX_SIBLINGS, CompiledPolicy, compile_test, date_number
 from engine.errors import CompileError, ProposalError
 from engine.grid import GridPolicy, grid_of
 from engine.model import Basis, GridCriterion, Power, Scalar
@@ -30,7 +30,6 @@ from engine.validate import suggest
 
 CRITERIA_SHARD = "grid_criteria"
 CRITERION_PREFIX = "criterion."
-MAX_SIBLINGS = 480  # durable_rules hangs above 512 distinct tests under one node
 
 ReviewOutcome = Literal["admitted", "returned", "rejected"]
 SEVERITY_ORDER = ("reject", "return", "note")
