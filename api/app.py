@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
 from api import errors
-from api.routes import cases, catalogue, system
+from api.routes import cases, catalogue, decisions, system
 from api.routes import grid as grid_routes
 from api.settings import Settings
 from engine import ENGINE_VERSION
 from engine.runtime import Runtime
+from engine.store import open_log
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    yield
+    # Everything queued is committed before the process lets go of the decision log.
+    app.state.decision_log.close()
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
@@ -20,12 +31,16 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         version=ENGINE_VERSION,
         summary="Responsibility determination for county–township governance (县乡一体、条抓块统)",
         description="Who leads this case, grid task admission, and the 属地管理 responsibility list.",
+        lifespan=_lifespan,
     )
     app.state.settings = settings
     app.state.runtime = runtime or Runtime.from_dir(settings.policy_dir)
+    app.state.decision_log = open_log(settings.database_url, ENGINE_VERSION)
+    app.state.decision_log.store_policy(app.state.runtime.policy)
     errors.install(app)
     app.include_router(cases.router)
     app.include_router(catalogue.router)
     app.include_router(system.router)
     app.include_router(grid_routes.router)
+    app.include_router(decisions.router)
     return app

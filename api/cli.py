@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
+from api import cli_audit
 from api.review_cli import review as review_command
 from api.settings import DEFAULT_POLICY
 from engine.decision import Case
@@ -143,6 +144,11 @@ def schema(out: Annotated[Path, typer.Option(help="where to write the JSON Schem
 
 
 app.command("review")(review_command)
+
+# The decision log, replay and impact analysis (api/cli_audit.py).
+app.add_typer(cli_audit.audit_app, name="audit")
+app.command()(cli_audit.replay)
+app.command()(cli_audit.diff)
 
 
 def main() -> None:

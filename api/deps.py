@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from engine.runtime import Runtime
+from engine.store import DecisionLog
 
 # Cases are judged on the local date in China when the caller gives none.
 CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")
@@ -21,6 +22,14 @@ def get_runtime(request: Request) -> Runtime:
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def get_decision_log(request: Request) -> DecisionLog:
+    log: DecisionLog = request.app.state.decision_log
+    return log
+
+
+DecisionLogDep = Annotated[DecisionLog, Depends(get_decision_log)]
 
 
 def today() -> date:

@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from engine.errors import CaseError, EngineFailure, PolicyError
+from engine.store import LogError
 
 log = logging.getLogger("tiaokuai.api")
 
@@ -100,6 +101,12 @@ def install(app: FastAPI) -> None:
     async def _engine(_: Request, exc: EngineFailure) -> JSONResponse:
         log.error("engine failure: %s", exc)
         return error_response(503, "engine_unavailable", "the rules engine failed on this request", hint="retry; the failure is logged")
+
+    @app.exception_handler(LogError)
+    async def _decision_log(_: Request, exc: LogError) -> JSONResponse:
+        log.error("decision log failure: %s", exc)
+        return error_response(503, "decision_log_unavailable", "the decision could not be logged, so it is not given",
+                              hint="retry; nothing was decided")
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:

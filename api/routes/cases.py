@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Body, Request, Response
 
-from api.deps import RuntimeDep, new_decision_id, today
+from api.deps import DecisionLogDep, RuntimeDep, new_decision_id, today
 from api.schemas import SAND_MINING_EXAMPLE, DecisionV1, ErrorV1, LeadRequestV1
-from engine.decision import Case
+from engine.decision import Case, Decision
+from engine.errors import EngineFailure
+from engine.policy import Policy
+from engine.replay import response_bytes
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"])
 
@@ -29,13 +32,20 @@ EXAMPLES: dict[str, Any] = {
     "/lead",
     summary="Who leads this case",
     response_model=DecisionV1,
-    responses={422: {"model": ErrorV1}, 400: {"model": ErrorV1}},
+    responses={422: {"model": ErrorV1}, 400: {"model": ErrorV1}, 503: {"model": ErrorV1}},
 )
 async def lead(
     runtime: RuntimeDep,
+    decision_log: DecisionLogDep,
+    request: Request,
     body: Annotated[LeadRequestV1, Body(openapi_examples=EXAMPLES)],
-) -> JSONResponse:
-    """Decide the lead (牵头), supports (协同), township duties and time limits, with reasons."""
+) -> Response:
+    """Decide the lead (牵头), supports (协同), township duties and time limits, with reasons.
+
+    The decision is in the decision log (GET /v1/decisions/{decision_id}) before it is
+    answered: if the log cannot commit, the answer is a 503 and no decision is given.
+    """
+    policy = runtime.policy
     case = Case(
         township=body.township,
         matter=body.matter,
@@ -44,6 +54,19 @@ async def lead(
         reference=body.reference,
     )
     decision = runtime.decide(case)
-    # NOTE: the engine's canonical dict is returned as is (not re-validated through
-    # DecisionV1): replay compares these bytes, and validation would cost per request.
-    return JSONResponse({"decision_id": new_decision_id(), **decision.to_dict()})
+    decision_id = new_decision_id()
+    # NOTE: the engine's canonical rendering is sent as is (not re-validated through
+    # DecisionV1): the log stores these bytes and replay reproduces them.
+    content = response_bytes(decision_id, decision)
+    used = _policy_of(decision, policy, runtime.policy)
+    # Awaited, not blocked on: other requests keep arriving and share the next commit.
+    await asyncio.wrap_future(decision_log.submit("lead", await request.body(), content, used, decision_id))
+    return Response(content, media_type="application/json")
+
+
+def _policy_of(decision: Decision, *candidates: Policy) -> Policy:
+    """The policy a decision was made under (a reload may have swapped it meanwhile)."""
+    for policy in candidates:
+        if policy.digest == decision.policy["digest"]:
+            return policy
+    raise EngineFailure("the policy changed twice during one decision; retry")

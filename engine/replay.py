@@ -1,0 +1,101 @@
+"""Replay a logged decision under the policy version it was made with.
+
+Contract: `response_bytes` is the one rendering of a lead decision; the API sends exactly
+these bytes and the log stores them. `Replayer.replay(record)` loads the stored policy
+files (checked against their digest), decides the logged request again and renders it
+with the logged decision id: for a faithful engine the bytes are identical to the logged
+response. The record's time is not part of the response, so nothing else may differ.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from engine.decision import Case, Decision
+from engine.errors import TiaokuaiError
+from engine.runtime import Runtime
+from engine.store import DecisionLog, Record
+
+LEAD = "lead"
+
+
+class ReplayError(TiaokuaiError):
+    """A record cannot be replayed (unknown kind, unreadable request, missing policy)."""
+
+
+def response_bytes(decision_id: str, decision: Decision) -> bytes:
+    """The lead response body as sent: the decision id, then the decision's canonical dict.
+
+    # NOTE: the same separators and escaping as Starlette's JSONResponse, so the bytes do
+    # not change whether a route returns these or the dict.
+    """
+    payload = {"decision_id": decision_id, **decision.to_dict()}
+    return json.dumps(payload, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")).encode("utf-8")
+
+
+def case_from_request(request: Any, response: Any = None) -> Case:
+    """The case a logged lead request asked about. A request without `as_of` was judged
+    on the date its response states."""
+    if not isinstance(request, Mapping) or not isinstance(request.get("township"), str):
+        raise ReplayError("the logged request is not a lead request")
+    as_of = request.get("as_of")
+    if as_of is None and isinstance(response, Mapping):
+        as_of = response.get("as_of")
+    if not isinstance(as_of, str):
+        raise ReplayError("the logged request has no date and its response names none")
+    attributes = request.get("attributes") or {}
+    if not isinstance(attributes, Mapping):
+        raise ReplayError("the logged request's attributes are not an object")
+    matter = request.get("matter")
+    reference = request.get("reference")
+    return Case(
+        township=request["township"],
+        matter=matter if isinstance(matter, str) else None,
+        attributes=dict(attributes),
+        as_of=date.fromisoformat(as_of),
+        reference=reference if isinstance(reference, str) else None,
+    )
+
+
+@dataclass(frozen=True)
+class ReplayResult:
+    """A replayed record: the logged response and the one produced now."""
+
+    record: Record
+    logged: str
+    replayed: str
+
+    @property
+    def identical(self) -> bool:
+        return self.logged == self.replayed
+
+
+class Replayer:
+    """Replays records of one log; compiles each stored policy version once."""
+
+    def __init__(self, log: DecisionLog) -> None:
+        self.log = log
+        self._runtimes: dict[str, Runtime] = {}
+
+    def runtime(self, digest: str) -> Runtime:
+        """The stored policy version `digest`, compiled and registered (under its own names)."""
+        if digest not in self._runtimes:
+            files = self.log.policy_files(digest)
+            self._runtimes[digest] = Runtime.from_files(files, source=f"decision log, policy {digest[:12]}")
+        return self._runtimes[digest]
+
+    def replay(self, record: Record) -> ReplayResult:
+        if record.kind != LEAD:
+            raise ReplayError(f"records of kind `{record.kind}` cannot be replayed yet")
+        response = record.response_json()
+        case = case_from_request(record.request_json(), response)
+        runtime = self.runtime(record.policy_digest)
+        if runtime.policy.digest != record.policy_digest:
+            raise ReplayError(f"stored policy `{record.policy_digest[:12]}` loaded with another digest")
+        decision = runtime.decide(case)
+        replayed = response_bytes(record.id, decision).decode("utf-8")
+        return ReplayResult(record, record.response, replayed)
