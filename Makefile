@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest schema clean
+.PHONY: run test lint typecheck pytest schema clean test-postgres
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,11 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	mkdir -p out
 	$(BIN)/pytest --rule-coverage --cucumberjson=out/cucumber.json
+
+# The decision-log tests against a local PostgreSQL (installed with apt-get if missing,
+# on 127.0.0.1:55433, data under var/postgres, stopped afterwards).
+test-postgres: $(STAMP)
+	scripts/test-postgres.sh
 
 schema: $(STAMP)
 	$(BIN)/tiaokuai schema

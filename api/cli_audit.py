@@ -156,6 +156,7 @@ def diff(
     head: Annotated[str, typer.Option(help="the proposed policy: a directory, or git:REV[:PATH]")] = str(DEFAULT_POLICY),
     log_db: Annotated[str | None, typer.Option("--log", help="also re-decide the lead requests in this decision log (URL or SQLite path)")] = None,
     space: Annotated[bool, typer.Option("--space/--no-space", help="enumerate the declared case space")] = True,
+    matter: Annotated[list[str] | None, typer.Option("--matter", help="only cases of this matter; repeatable")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
     exit_code: Annotated[bool, typer.Option("--exit-code", help="exit 1 when any decision would change")] = False,
 ) -> None:
@@ -186,7 +187,7 @@ def diff(
         finally:
             log.close()
     old, new = sides
-    result = impact(old.policy, old.decide, new.policy, new.decide, logged, with_space=space)
+    result = impact(old.policy, old.decide, new.policy, new.decide, logged, with_space=space, matters=set(matter) if matter else None)
     if as_json:
         _echo_json(result.to_dict())
     else:

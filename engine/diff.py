@@ -15,7 +15,7 @@ Two answers, both without side effects beyond evaluating the two policies:
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from itertools import groupby
@@ -224,13 +224,15 @@ def _summary(decide: Decide, case: Case) -> Summary:
         return Summary.rejected(exc)
 
 
-def space_cases(base: Policy, head: Policy) -> list[Case]:
-    """Both policies' representative cases on both policies' boundary dates, each once."""
+def space_cases(base: Policy, head: Policy, matters: Collection[str] | None = None) -> list[Case]:
+    """Both policies' representative cases on both policies' boundary dates, each once
+    (only those of `matters` when given)."""
     days = sorted(set(space.boundary_dates(base)) | set(space.boundary_dates(head)))
     seen: dict[CaseKey, Case] = {}
     for policy in (base, head):
         for case in space.cases(policy, days):
-            seen.setdefault(case_key(case), case)
+            if matters is None or case.matter in matters:
+                seen.setdefault(case_key(case), case)
     return list(seen.values())
 
 
@@ -270,12 +272,14 @@ def impact(
     head: Decide,
     logged: Iterable[tuple[str, Case]] = (),
     with_space: bool = True,
+    matters: Collection[str] | None = None,
 ) -> Impact:
-    """Clause changes plus every changed decision over the case space and the logged cases."""
+    """Clause changes plus every changed decision over the case space and the logged cases
+    (restricted to `matters` when given)."""
     checked, changes = 0, list[CaseChange]()
     if with_space:
-        checked, changes = decision_changes(base, head, space_cases(base_policy, head_policy))
-    logged_list = list(logged)
+        checked, changes = decision_changes(base, head, space_cases(base_policy, head_policy, matters))
+    logged_list = [(i, c) for i, c in logged if matters is None or c.matter in matters]
     logged_checked, logged_changes = decision_changes(
         base, head, [c for _, c in logged_list], "log", [i for i, _ in logged_list]
     )

@@ -42,6 +42,7 @@ from sqlalchemy import (
     Engine,
     ForeignKey,
     Index,
+    Integer,
     MetaData,
     String,
     Table,
@@ -66,6 +67,8 @@ PG_LOCK_KEY = 0x7469616F  # "tiao"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 metadata = MetaData()
+# On SQLite an INTEGER primary key is the rowid itself: no second index to maintain.
+SEQ_TYPE = BigInteger().with_variant(Integer, "sqlite")
 
 policy_versions = Table(
     "policy_versions",
@@ -80,7 +83,7 @@ policy_versions = Table(
 decisions = Table(
     "decisions",
     metadata,
-    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("seq", SEQ_TYPE, primary_key=True, autoincrement=False),
     Column("id", String(64), nullable=False, unique=True),
     Column("time", String(32), nullable=False),
     Column("kind", String(32), nullable=False),
@@ -96,6 +99,9 @@ decisions = Table(
     Index("ix_decisions_time", "time"),
     Index("ix_decisions_reference", "reference"),
 )
+
+
+HEAD = select(decisions.c.seq, decisions.c.hash).order_by(decisions.c.seq.desc()).limit(1)
 
 
 class LogError(TiaokuaiError):
@@ -396,68 +402,89 @@ class DecisionLog:
         # NOTE: remembered only after the transaction commits (see _write_batch).
 
     def _run(self) -> None:
-        while True:
-            first = self._queue.get()
-            if first is None:
-                return
-            batch = [first]
-            stop = False
-            while len(batch) < MAX_BATCH:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is None:
-                    stop = True
-                    break
-                batch.append(item)
-            self._write_batch(batch)
-            if stop:
-                return
+        # The writer keeps one connection for its lifetime (reopened after a failure).
+        conn: Connection | None = None
+        try:
+            while True:
+                first = self._queue.get()
+                if first is None:
+                    return
+                batch = [first]
+                stop = False
+                while len(batch) < MAX_BATCH:
+                    try:
+                        item = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if item is None:
+                        stop = True
+                        break
+                    batch.append(item)
+                if conn is None:
+                    conn = self._connect_writer(batch)
+                if conn is not None and not self._write_batch(conn, batch):
+                    conn.invalidate()
+                    conn.close()
+                    conn = None
+                if stop:
+                    return
+        finally:
+            if conn is not None:
+                conn.close()
 
-    def _write_batch(self, batch: list[_Pending]) -> None:
+    def _connect_writer(self, batch: list[_Pending]) -> Connection | None:
+        try:
+            return self.engine.connect().execution_options(writer=True)
+        except Exception as exc:  # noqa: BLE001 - the waiting requests must hear of it
+            self._fail(batch, exc)
+            return None
+
+    @staticmethod
+    def _fail(batch: list[_Pending], exc: Exception) -> None:
+        error = LogError(f"the decision log could not commit: {exc}")
+        for item in batch:
+            item.future.set_exception(error)
+
+    def _write_batch(self, conn: Connection, batch: list[_Pending]) -> bool:
+        """Write one batch in one transaction; resolve its futures. False if it failed."""
         records: list[Record] = []
         digests = {p.policy.digest for p in batch}
         try:
-            with self.engine.connect().execution_options(writer=True) as conn:
-                with conn.begin():
-                    _lock(conn)
-                    for item in batch:
-                        self._store_policy(conn, item.policy)
-                    head = conn.execute(
-                        select(decisions.c.seq, decisions.c.hash).order_by(decisions.c.seq.desc()).limit(1)
-                    ).first()
-                    seq, prev = (int(head[0]), str(head[1])) if head is not None else (0, GENESIS)
-                    rows = []
-                    for item in batch:
-                        seq += 1
-                        fields = {
-                            "seq": seq,
-                            "id": item.id,
-                            "time": item.time,
-                            "kind": item.kind,
-                            "reference": item.reference,
-                            "request": item.request,
-                            "response": item.response,
-                            "policy_id": item.policy.id,
-                            "policy_version": item.policy.version,
-                            "policy_digest": item.policy.digest,
-                            "engine_version": item.engine_version,
-                            "prev_hash": prev,
-                        }
-                        prev = chain_hash(fields)
-                        rows.append({**fields, "hash": prev})
-                        records.append(Record(**fields, hash=prev))  # type: ignore[arg-type]
-                    conn.execute(decisions.insert(), rows)
-                # the transaction has committed here: only now may anyone be told
+            with conn.begin():
+                _lock(conn)
+                for item in batch:
+                    self._store_policy(conn, item.policy)
+                head = conn.execute(HEAD).first()
+                seq, prev = (int(head[0]), str(head[1])) if head is not None else (0, GENESIS)
+                rows = []
+                for item in batch:
+                    seq += 1
+                    fields = {
+                        "seq": seq,
+                        "id": item.id,
+                        "time": item.time,
+                        "kind": item.kind,
+                        "reference": item.reference,
+                        "request": item.request,
+                        "response": item.response,
+                        "policy_id": item.policy.id,
+                        "policy_version": item.policy.version,
+                        "policy_digest": item.policy.digest,
+                        "engine_version": item.engine_version,
+                        "prev_hash": prev,
+                    }
+                    prev = chain_hash(fields)
+                    rows.append({**fields, "hash": prev})
+                    records.append(Record(**fields, hash=prev))  # type: ignore[arg-type]
+                conn.execute(decisions.insert(), rows)
+            # the transaction has committed here: only now may anyone be told
         except Exception as exc:  # noqa: BLE001 - every failure must reach the waiting requests
-            error = LogError(f"the decision log could not commit: {exc}")
-            for item in batch:
-                item.future.set_exception(error)
-            return
+            self._fail(batch, exc)
+            return False
         self._known_policies |= digests
         for item, record in zip(batch, records, strict=True):
             item.future.set_result(record)
+        return True
 
     def close(self) -> None:
         """Commit what is queued, stop the writer and release the database's connections.
@@ -533,27 +560,37 @@ class DecisionLog:
 
     def verify(self) -> Verification:
         """Walk the chain from the first record; report the first link that does not hold."""
-        prev, expected_seq, count = GENESIS, 1, 0
+        prev, count = GENESIS, 0
+        broken: Broken | None = None
         with self.engine.connect() as conn:
             rows = conn.execution_options(yield_per=1000).execute(select(decisions).order_by(decisions.c.seq))
-            for row in rows:
-                record = Record(**row._asdict())
-                if record.seq != expected_seq:
-                    reason = f"record #{expected_seq} is missing (next is #{record.seq})"
-                    return Verification(count, prev, 0, Broken(expected_seq, None, reason))
-                if record.prev_hash != prev:
-                    reason = "its prev_hash does not match the previous record's hash (a record before it was removed or replaced)"
-                    return Verification(count, prev, 0, Broken(record.seq, record.id, reason))
-                if record.computed_hash() != record.hash:
-                    reason = "its content does not match its hash (the record was altered)"
-                    return Verification(count, prev, 0, Broken(record.seq, record.id, reason))
-                prev, expected_seq, count = record.hash, expected_seq + 1, count + 1
+            try:
+                for row in rows:
+                    broken = _check_link(Record(**row._asdict()), count + 1, prev)
+                    if broken is not None:
+                        break
+                    prev, count = str(row.hash), count + 1
+            finally:
+                rows.close()  # a server-side cursor on PostgreSQL: release it even when stopping early
             stored = conn.execute(select(policy_versions.c.digest, policy_versions.c.files)).all()
+        if broken is not None:
+            return Verification(count, prev, len(stored), broken)
         for digest, files in stored:
             if digest_files(json.loads(files)) != digest:
                 reason = f"stored policy `{digest[:12]}` does not match its digest (its files were altered)"
                 return Verification(count, prev, len(stored), Broken(0, digest, reason))
         return Verification(count, prev, len(stored), None)
+
+
+def _check_link(record: Record, expected_seq: int, prev: str) -> Broken | None:
+    if record.seq != expected_seq:
+        return Broken(expected_seq, None, f"record #{expected_seq} is missing (next is #{record.seq})")
+    if record.prev_hash != prev:
+        reason = "its prev_hash does not match the previous record's hash (a record before it was removed or replaced)"
+        return Broken(record.seq, record.id, reason)
+    if record.computed_hash() != record.hash:
+        return Broken(record.seq, record.id, "its content does not match its hash (the record was altered)")
+    return None
 
 
 def open_log(url: str, engine_version: str | None = None, sqlite_synchronous: str = "FULL", migrate: bool = True) -> DecisionLog:

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SEED_POLICY = ROOT / "policy"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
-pytest_plugins = ["tests.steps.lead", "tests.steps.grid"]
+pytest_plugins = ["tests.steps.lead", "tests.steps.grid", "tests.logdb"]
 
 # clause id → number of feature scenarios in which it fired / won (seed policy only)
 FIRED: Counter[str] = Counter()

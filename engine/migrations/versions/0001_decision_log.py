@@ -28,7 +28,8 @@ def upgrade() -> None:
     )
     op.create_table(
         "decisions",
-        sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+        # INTEGER on SQLite: the rowid itself, so no second index
+        sa.Column("seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=False),
         sa.Column("id", sa.String(64), nullable=False, unique=True),
         sa.Column("time", sa.String(32), nullable=False),
         sa.Column("kind", sa.String(32), nullable=False),
