@@ -89,12 +89,13 @@ def migrate(db: DbOpt = None) -> None:
 
 def replay(
     ids: Annotated[list[str] | None, typer.Argument(help="decision ids to replay")] = None,
-    all_: Annotated[bool, typer.Option("--all", help="replay every lead decision in the log")] = False,
-    sample: Annotated[int | None, typer.Option(help="replay this many lead decisions drawn at random")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="replay every record in the log")] = False,
+    sample: Annotated[int | None, typer.Option(help="replay this many records drawn at random")] = None,
     db: DbOpt = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Re-decide logged decisions under their stored policy version; the response must be identical."""
+    from api.audit import REPLAY_KINDS
     from engine.replay import Replayer
 
     if not ids and not all_ and sample is None:
@@ -102,16 +103,16 @@ def replay(
     log = _open_existing(db)
     try:
         if all_:
-            records = list(log.records(kind="lead"))
+            records = list(log.records())
         elif sample is not None:
-            every = list(log.records(kind="lead"))
+            every = list(log.records())
             records = random.sample(every, min(sample, len(every)))
         else:
             try:
                 records = [log.get(i) for i in ids or []]
             except RecordNotFound as exc:
                 raise _fail(str(exc)) from None
-        replayer = Replayer(log)
+        replayer = Replayer(log, REPLAY_KINDS)
         results = []
         for record in records:
             try:

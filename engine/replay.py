@@ -1,16 +1,18 @@
 """Replay a logged decision under the policy version it was made with.
 
-Contract: `response_bytes` is the one rendering of a lead decision; the API sends exactly
-these bytes and the log stores them. `Replayer.replay(record)` loads the stored policy
-files (checked against their digest), decides the logged request again and renders it
-with the logged decision id: for a faithful engine the bytes are identical to the logged
-response. The record's time is not part of the response, so nothing else may differ.
+Contract: `json_bytes` is the one rendering of an answer body; the API sends exactly these
+bytes and the log stores them. `Replayer.replay(record)` loads the stored policy files
+(checked against their digest), decides the logged request again with the replay function
+of the record's kind and renders it with the logged id: for a faithful engine the bytes
+are identical to the logged response. The record's time is not part of the response, so
+nothing else may differ. Lead decisions replay here; other kinds (grid admission) bring
+their replay function, since reading their requests belongs to their own modules.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -27,14 +29,18 @@ class ReplayError(TiaokuaiError):
     """A record cannot be replayed (unknown kind, unreadable request, missing policy)."""
 
 
-def response_bytes(decision_id: str, decision: Decision) -> bytes:
-    """The lead response body as sent: the decision id, then the decision's canonical dict.
+def json_bytes(payload: Mapping[str, Any]) -> bytes:
+    """An answer body as sent.
 
     # NOTE: the same separators and escaping as Starlette's JSONResponse, so the bytes do
     # not change whether a route returns these or the dict.
     """
-    payload = {"decision_id": decision_id, **decision.to_dict()}
     return json.dumps(payload, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")).encode("utf-8")
+
+
+def response_bytes(decision_id: str, decision: Decision) -> bytes:
+    """The lead response body as sent: the decision id, then the decision's canonical dict."""
+    return json_bytes({"decision_id": decision_id, **decision.to_dict()})
 
 
 def case_from_request(request: Any, response: Any = None) -> Case:
@@ -74,11 +80,21 @@ class ReplayResult:
         return self.logged == self.replayed
 
 
+# Re-decide one record under a runtime of its stored policy; return the response bytes.
+ReplayFn = Callable[[Runtime, Record], bytes]
+
+
+def replay_lead(runtime: Runtime, record: Record) -> bytes:
+    case = case_from_request(record.request_json(), record.response_json())
+    return response_bytes(record.id, runtime.decide(case))
+
+
 class Replayer:
     """Replays records of one log; compiles each stored policy version once."""
 
-    def __init__(self, log: DecisionLog) -> None:
+    def __init__(self, log: DecisionLog, kinds: Mapping[str, ReplayFn] | None = None) -> None:
         self.log = log
+        self.kinds: dict[str, ReplayFn] = {LEAD: replay_lead, **(kinds or {})}
         self._runtimes: dict[str, Runtime] = {}
 
     def runtime(self, digest: str) -> Runtime:
@@ -89,13 +105,14 @@ class Replayer:
         return self._runtimes[digest]
 
     def replay(self, record: Record) -> ReplayResult:
-        if record.kind != LEAD:
-            raise ReplayError(f"records of kind `{record.kind}` cannot be replayed yet")
-        response = record.response_json()
-        case = case_from_request(record.request_json(), response)
+        replay = self.kinds.get(record.kind)
+        if replay is None:
+            raise ReplayError(f"records of kind `{record.kind}` cannot be replayed here")
         runtime = self.runtime(record.policy_digest)
         if runtime.policy.digest != record.policy_digest:
             raise ReplayError(f"stored policy `{record.policy_digest[:12]}` loaded with another digest")
-        decision = runtime.decide(case)
-        replayed = response_bytes(record.id, decision).decode("utf-8")
+        try:
+            replayed = replay(runtime, record).decode("utf-8")
+        except (ValueError, TypeError) as exc:  # a request this engine version cannot read
+            raise ReplayError(f"the logged request cannot be read: {exc}") from exc
         return ReplayResult(record, record.response, replayed)

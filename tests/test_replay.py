@@ -14,7 +14,15 @@ from sqlalchemy import text
 from typer.testing import CliRunner
 
 from api.app import create_app
+from api.audit import REPLAY_KINDS
 from api.cli import app as cli
+from api.review_schemas import (
+    CENSUS_EXAMPLE,
+    DUPLICATE_DATA_EXAMPLE,
+    EMERGENCY_EXAMPLE,
+    GAS_SAFETY_EXAMPLE,
+    NO_ENFORCEMENT_EXAMPLE,
+)
 from api.settings import Settings
 from engine import space
 from engine.decision import Case
@@ -123,7 +131,31 @@ def test_replay_uses_the_version_each_decision_was_made_under(log_url: str, tmp_
 def test_replay_refuses_kinds_it_cannot_decide(decision_log: Any, seed_runtime: Runtime) -> None:
     record = decision_log.log("admission", {"task": "x"}, {"outcome": "admitted"}, seed_runtime.policy)
     with pytest.raises(ReplayError, match="admission"):
-        Replayer(decision_log).replay(record)
+        Replayer(decision_log).replay(record)  # the engine alone does not read admission requests
+
+
+def test_admission_reviews_are_logged_and_replay_identically(served: tuple[TestClient, str]) -> None:
+    client, url = served
+    sent = {}
+    for example in (CENSUS_EXAMPLE, GAS_SAFETY_EXAMPLE, NO_ENFORCEMENT_EXAMPLE, DUPLICATE_DATA_EXAMPLE, EMERGENCY_EXAMPLE):
+        r = client.post("/v1/grid/admission-reviews", json=example)
+        assert r.status_code == 200, r.text
+        sent[r.json()["review_id"]] = r
+    assert {r.json()["outcome"] for r in sent.values()} == {"admitted", "returned", "rejected"}
+    for review_id, r in sent.items():
+        record = client.get(f"/v1/decisions/{review_id}").json()
+        assert record["kind"] == "admission" and record["response"] == r.json()
+    log = open_log(url)
+    try:
+        replayer = Replayer(log, REPLAY_KINDS)
+        for review_id, r in sent.items():
+            result = replayer.replay(log.get(review_id))
+            assert result.identical and result.replayed.encode() == r.content
+        assert log.verify().ok
+    finally:
+        log.close()
+    result = runner.invoke(cli, ["replay", "--all", "--db", url])
+    assert result.exit_code == 0 and "5 of 5 identical" in result.output, result.output
 
 
 def test_cli_replay_reports_identity_and_a_tampered_response(served: tuple[TestClient, str]) -> None:

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Request, Response
 
+from api.audit import policy_used, send_logged
 from api.deps import DecisionLogDep, RuntimeDep, new_decision_id, today
 from api.schemas import SAND_MINING_EXAMPLE, DecisionV1, ErrorV1, LeadRequestV1
-from engine.decision import Case, Decision
-from engine.errors import EngineFailure
-from engine.policy import Policy
-from engine.replay import response_bytes
+from engine.decision import Case
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"])
 
@@ -55,18 +52,7 @@ async def lead(
     )
     decision = runtime.decide(case)
     decision_id = new_decision_id()
-    # NOTE: the engine's canonical rendering is sent as is (not re-validated through
-    # DecisionV1): the log stores these bytes and replay reproduces them.
-    content = response_bytes(decision_id, decision)
-    used = _policy_of(decision, policy, runtime.policy)
-    # Awaited, not blocked on: other requests keep arriving and share the next commit.
-    await asyncio.wrap_future(decision_log.submit("lead", await request.body(), content, used, decision_id))
-    return Response(content, media_type="application/json")
-
-
-def _policy_of(decision: Decision, *candidates: Policy) -> Policy:
-    """The policy a decision was made under (a reload may have swapped it meanwhile)."""
-    for policy in candidates:
-        if policy.digest == decision.policy["digest"]:
-            return policy
-    raise EngineFailure("the policy changed twice during one decision; retry")
+    used = policy_used(decision.policy["digest"], policy, runtime.policy)
+    # NOTE: the engine's canonical dict is sent as is (not re-validated through DecisionV1):
+    # the log stores these bytes and replay reproduces them (engine.replay.response_bytes).
+    return await send_logged(request, decision_log, "lead", decision_id, {"decision_id": decision_id, **decision.to_dict()}, used)

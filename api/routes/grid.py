@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Body, Request, Response
 
-from api.deps import RuntimeDep, new_decision_id, today
+from api.audit import policy_used, send_logged
+from api.deps import DecisionLogDep, RuntimeDep, new_decision_id, today
 from api.review_schemas import (
     CENSUS_EXAMPLE,
     DUPLICATE_DATA_EXAMPLE,
@@ -34,15 +34,21 @@ EXAMPLES: dict[str, Any] = {
     "/admission-reviews",
     summary="Review a task before it enters the grid",
     response_model=AdmissionReviewV1,
-    responses={422: {"model": ErrorV1}, 400: {"model": ErrorV1}},
+    responses={422: {"model": ErrorV1}, 400: {"model": ErrorV1}, 503: {"model": ErrorV1}},
 )
 async def admission_review(
     runtime: RuntimeDep,
+    decision_log: DecisionLogDep,
+    request: Request,
     body: Annotated[AdmissionReviewRequestV1, Body(openapi_examples=EXAMPLES)],
-) -> JSONResponse:
+) -> Response:
     """Admitted, returned for amendment or rejected, every finding citing its criterion and basis;
     `reuse` lists the requested fields the grid's shared table (一表通) already holds.
     """
+    policy = runtime.policy
     result = runtime.review(body.to_proposal(today()))
-    # NOTE: the engine's canonical dict is returned as is, as for /v1/cases/lead.
-    return JSONResponse({"review_id": new_decision_id(), **result.to_dict()})
+    review_id = new_decision_id()
+    used = policy_used(result.policy["digest"], policy, runtime.policy)
+    # NOTE: the engine's canonical dict is sent as is, as for /v1/cases/lead, and logged
+    # (kind `admission`) before it is sent.
+    return await send_logged(request, decision_log, "admission", review_id, {"review_id": review_id, **result.to_dict()}, used)
