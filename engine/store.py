@@ -351,22 +351,26 @@ class DecisionLog:
         bytes received and sent); other values are stored as canonical JSON.
         """
         future: Future[Record] = Future()
-        pending = _Pending(
-            id=record_id or new_record_id(),
-            time=self._clock(),
-            kind=kind,
-            reference=_reference_of(request),
-            request=_as_text(request),
-            response=_as_text(response),
-            policy=policy,
-            engine_version=self.engine_version,
-            future=future,
-        )
-        with self._start:  # a concurrent close() must not strand the record behind its stop mark
+        reference, request_text, response_text = _reference_of(request), _as_text(request), _as_text(response)
+        # Under the lock: a concurrent close() must not strand the record behind its stop
+        # mark, and times follow log order.
+        with self._start:
             if self._writer is None:
                 self._writer = threading.Thread(target=self._run, name="tiaokuai-decision-log", daemon=True)
                 self._writer.start()
-            self._queue.put(pending)
+            self._queue.put(
+                _Pending(
+                    id=record_id or new_record_id(),
+                    time=self._clock(),
+                    kind=kind,
+                    reference=reference,
+                    request=request_text,
+                    response=response_text,
+                    policy=policy,
+                    engine_version=self.engine_version,
+                    future=future,
+                )
+            )
         return future
 
     def log(

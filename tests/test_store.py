@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import pytest
 from sqlalchemy import Engine, text
@@ -16,7 +16,7 @@ from sqlalchemy.exc import DBAPIError
 from engine.load import policy_from_files
 from engine.policy import Policy
 from engine.runtime import Runtime
-from engine.store import GENESIS, DecisionLog, LogError, RecordNotFound, chain_hash, open_log
+from engine.store import GENESIS, DecisionLog, LogError, Record, RecordNotFound, chain_hash, open_log
 
 
 def drop_append_only_triggers(engine: Engine) -> None:
@@ -80,12 +80,16 @@ def test_query_by_reference_kind_time_and_page(decision_log: DecisionLog, seed_r
 
 def test_concurrent_writers_share_commits_and_keep_the_chain(decision_log: DecisionLog, seed_runtime: Runtime) -> None:
     policy = seed_runtime.policy
+    def submit(i: int) -> Future[Record]:
+        return decision_log.submit("lead", {"reference": f"C-{i}"}, {"i": i}, policy)
+
     with ThreadPoolExecutor(8) as pool:
-        futures = [decision_log.submit("lead", {"reference": f"C-{i}"}, {"i": i}, policy) for i in range(400)]
-        records = [f.result(timeout=60) for f in futures]
-        _ = pool
+        futures = list(pool.map(submit, range(400)))
+    records = [f.result(timeout=60) for f in futures]
     assert sorted(r.seq for r in records) == list(range(1, 401))
     assert len({r.id for r in records}) == 400
+    times = [r.time for r in sorted(records, key=lambda r: r.seq)]
+    assert times == sorted(times)  # log order is time order
     assert decision_log.count() == 400
     result = decision_log.verify()
     assert result.ok and result.records == 400
