@@ -158,6 +158,7 @@ def diff(
     log_db: Annotated[str | None, typer.Option("--log", help="also re-decide the lead requests in this decision log (URL or SQLite path)")] = None,
     space: Annotated[bool, typer.Option("--space/--no-space", help="enumerate the declared case space")] = True,
     matter: Annotated[list[str] | None, typer.Option("--matter", help="only cases of this matter; repeatable")] = None,
+    exhaustive: Annotated[bool, typer.Option(help="decide every matter, also those the change cannot reach")] = False,
     as_json: Annotated[bool, typer.Option("--json")] = False,
     exit_code: Annotated[bool, typer.Option("--exit-code", help="exit 1 when any decision would change")] = False,
 ) -> None:
@@ -188,7 +189,7 @@ def diff(
         finally:
             log.close()
     old, new = sides
-    result = impact(old.policy, old.decide, new.policy, new.decide, logged, with_space=space, matters=set(matter) if matter else None)
+    result = impact(old.policy, old.decide, new.policy, new.decide, logged, with_space=space, matters=set(matter) if matter else None, exhaustive=exhaustive)
     if as_json:
         _echo_json(result.to_dict())
     else:

@@ -8,6 +8,12 @@ Two answers, both without side effects beyond evaluating the two policies:
    spaces (engine.space) on the union of their boundary dates, plus any logged requests
    given. A case one policy rejects (unknown matter, value no longer allowed) has the
    outcome `rejected` there.
+3. `affected_matters`: the matters whose decisions the change can reach at all. Only
+   their cases are decided (unless `exhaustive`): a matter whose own clause, applicable
+   rules (and their order), delegations and referenced bodies (through successors) are
+   unchanged is decided identically by both policies, so deciding it proves nothing. Any
+   change the analysis cannot bound (attributes, dispatch, townships, teams, …) makes
+   every matter affected.
 
 `impact` puts both together; `render_table` prints it grouped by matter and township.
 """
@@ -24,7 +30,8 @@ from typing import Any
 from engine import space
 from engine.decision import Case, Decision
 from engine.errors import CaseError
-from engine.model import Scalar
+from engine.grid import grid_of
+from engine.model import TEAM_REF, TOWNSHIP_REF, AttributeType, OrgKind, Outcome, Rule, Scalar
 from engine.policy import Policy
 
 Decide = Callable[[Case], Decision]
@@ -131,6 +138,8 @@ class Impact:
     cases_checked: int
     logged_checked: int
     changes: tuple[CaseChange, ...]
+    matters_decided: tuple[str, ...] = ()
+    matters_unreached: tuple[str, ...] = ()
     names: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
@@ -140,6 +149,8 @@ class Impact:
             "clauses": {
                 kind: [c.to_dict() for c in self.clauses if c.change == kind] for kind in ("added", "removed", "changed")
             },
+            "matters_decided": list(self.matters_decided),
+            "matters_unreached": list(self.matters_unreached),
             "cases_checked": self.cases_checked,
             "logged_checked": self.logged_checked,
             "changed_cases": len([c for c in self.changes if c.source == "space"]),
@@ -172,6 +183,11 @@ def _items(policy: Policy) -> dict[tuple[str, str], dict[str, Any]]:
         "rules": policy.rules,
         "delegations": policy.delegations,
     }
+    grid = grid_of(policy)
+    if grid is not None:
+        items[("grid_admission", "grid_admission")] = grid.settings.model_dump(mode="json", by_alias=True)
+        sections["grid_fields"] = grid.fields.values()
+        sections["grid_criteria"] = grid.criteria
     for section, values in sections.items():
         for item in values:
             items[(section, item.id)] = item.model_dump(mode="json", by_alias=True)
@@ -183,7 +199,7 @@ def _items(policy: Policy) -> dict[tuple[str, str], dict[str, Any]]:
 
 
 def _where(policy: Policy, section: str, item_id: str) -> str | None:
-    if section == "policy":
+    if section in ("policy", "grid_admission"):
         return None
     loc = policy.where(section, item_id)
     return f"{loc.file}:{loc.line}" if loc.line else loc.file
@@ -215,6 +231,108 @@ def clause_changes(base: Policy, head: Policy) -> list[ClauseChange]:
     return changes
 
 
+# --- which matters a change can reach -----------------------------------------------
+
+# Manifest fields `decide` never reads for a lead, its supports or the outcome.
+MANIFEST_INERT = frozenset({"id", "version", "title", "title_en", "jurisdiction", "illustrative", "notice", "time_limit_labels"})
+
+
+def _dumps(items: Iterable[Any]) -> dict[str, Any]:
+    return {item.id: item.model_dump(mode="json", by_alias=True) for item in items}
+
+
+def _changed(old: Mapping[str, Any], new: Mapping[str, Any]) -> set[str]:
+    return {k for k in set(old) | set(new) if old.get(k) != new.get(k)}
+
+
+def _rule_matters(rule: Rule, every: set[str]) -> set[str]:
+    """The matters a rule can fire for: those its `matter` test names, else all."""
+    test = rule.tests().get("matter")
+    if test is None:
+        return every
+    op, value = test.operator
+    if op not in ("eq", "in"):
+        return every
+    named = value if isinstance(value, tuple) else (value,)
+    return {str(v) for v in named}
+
+
+def _refs(outcome: Outcome) -> list[str]:
+    return [r for r in (outcome.lead, outcome.coordinator, *outcome.supports) if r]
+
+
+def _names_townships(ref: str, *policies: Policy) -> bool:
+    """Whether an `@` reference can only name a township or its team (unchanged bodies here)."""
+    if ref in (TOWNSHIP_REF, TEAM_REF):
+        return True
+    attrs = [p.attributes.get(ref[1:]) for p in policies]
+    return all(a is not None and a.type is AttributeType.township for a in attrs)
+
+
+def affected_matters(base: Policy, head: Policy) -> set[str] | None:
+    """The matters whose lead, supports or outcome may differ; None when it may be any.
+
+    Sound by construction: `decide` reads, for a case of matter M, only M's clause, the
+    rules that can fire for M in their relative order, the delegations naming M, the
+    organizations reached from those clauses' references through successors, the
+    townships and their teams, the attributes and the manifest's dispatch and disputes.
+    """
+    inert = MANIFEST_INERT
+    manifests = [{k: v for k, v in p.manifest.model_dump(mode="json").items() if k not in inert} for p in (base, head)]
+    if manifests[0] != manifests[1] or _changed(_dumps(base.attributes.values()), _dumps(head.attributes.values())):
+        return None
+    every = set(base.matters) | set(head.matters)
+    affected = _changed(_dumps(base.matters.values()), _dumps(head.matters.values()))
+    rules = ({r.id: r for r in base.rules}, {r.id: r for r in head.rules})
+    for rule_id in _changed(_dumps(base.rules), _dumps(head.rules)):
+        for side in rules:
+            if rule_id in side:
+                affected |= _rule_matters(side[rule_id], every)
+    orders = [{m: [r.id for r in p.rules if m in _rule_matters(r, every)] for m in every} for p in (base, head)]
+    affected |= {m for m in every if orders[0][m] != orders[1][m]}
+    delegations = ({d.id: d for d in base.delegations}, {d.id: d for d in head.delegations})
+    for delegation_id in _changed(_dumps(base.delegations), _dumps(head.delegations)):
+        for delegated in delegations:
+            if delegation_id in delegated:
+                affected |= set(delegated[delegation_id].matters)
+
+    orgs = _changed(_dumps(base.organizations.values()), _dumps(head.organizations.values()))
+    if not orgs:
+        return affected & every
+    both = [*base.organizations.values(), *head.organizations.values()]
+    teams = {o.enforcement_team for o in both if o.enforcement_team}
+    special = (OrgKind.team, OrgKind.centre, OrgKind.arbiter)
+    if any(o.id in orgs and (o.is_township or o.kind in special or o.serves or o.enforcement_team) for o in both) or orgs & teams:
+        return None  # townships, teams, the centre, 编办: they reach every case
+
+    def reach(ids: Iterable[str]) -> set[str]:
+        seen: set[str] = set()
+        todo = list(ids)
+        while todo:
+            org_id = todo.pop()
+            if org_id in seen:
+                continue
+            seen.add(org_id)
+            todo += [p.organizations[org_id].successor or "" for p in (base, head) if org_id in p.organizations]
+        return seen - {""}
+
+    fixed = [p.manifest.dispatch.to for p in (base, head)] + [p.manifest.disputes.arbiter for p in (base, head)]
+    if reach(fixed) & orgs:
+        return None
+    for matter_id in every - affected:
+        refs: list[str] = []
+        for policy, side in zip((base, head), rules, strict=True):
+            matter = policy.matters.get(matter_id)
+            if matter is not None:
+                refs += [matter.lead, *matter.supports]
+            refs += [ref for r in side.values() if matter_id in _rule_matters(r, every) for ref in _refs(r.then)]
+        if any(ref.startswith("@") and not _names_townships(ref, base, head) for ref in refs) or reach(
+            r for r in refs if not r.startswith("@")
+        ) & orgs:
+            affected.add(matter_id)  # an attribute may name any body; or a changed body is reached
+    return affected & every
+
+
 # --- decisions ----------------------------------------------------------------------
 
 def _summary(decide: Decide, case: Case) -> Summary:
@@ -230,9 +348,8 @@ def space_cases(base: Policy, head: Policy, matters: Collection[str] | None = No
     days = sorted(set(space.boundary_dates(base)) | set(space.boundary_dates(head)))
     seen: dict[CaseKey, Case] = {}
     for policy in (base, head):
-        for case in space.cases(policy, days):
-            if matters is None or case.matter in matters:
-                seen.setdefault(case_key(case), case)
+        for case in space.cases(policy, days, matters):
+            seen.setdefault(case_key(case), case)
     return list(seen.values())
 
 
@@ -273,14 +390,22 @@ def impact(
     logged: Iterable[tuple[str, Case]] = (),
     with_space: bool = True,
     matters: Collection[str] | None = None,
+    exhaustive: bool = False,
 ) -> Impact:
     """Clause changes plus every changed decision over the case space and the logged cases
-    (restricted to `matters` when given)."""
+    (restricted to `matters` when given). Only the matters the change can reach are
+    decided, unless `exhaustive`."""
+    every = set(base_policy.matters) | set(head_policy.matters)
+    wanted = every if matters is None else every & set(matters)
+    reach = None if exhaustive else affected_matters(base_policy, head_policy)
+    scope = wanted if reach is None else wanted & reach
     checked, changes = 0, list[CaseChange]()
     if with_space:
-        checked, changes = decision_changes(base, head, space_cases(base_policy, head_policy, matters))
-    logged_list = [(i, c) for i, c in logged if matters is None or c.matter in matters]
-    logged_checked, logged_changes = decision_changes(
+        checked, changes = decision_changes(base, head, space_cases(base_policy, head_policy, scope))
+    logged_all = [(i, c) for i, c in logged if matters is None or c.matter in matters]
+    # a logged case of an unreachable matter (or of none: 清单外) is decided alike by both
+    logged_list = [(i, c) for i, c in logged_all if reach is None or c.matter in scope]
+    _, logged_changes = decision_changes(
         base, head, [c for _, c in logged_list], "log", [i for i, _ in logged_list]
     )
     ordered = sorted(changes, key=_order) + sorted(logged_changes, key=_order)
@@ -289,7 +414,9 @@ def impact(
         head=_ref(head_policy),
         clauses=tuple(clause_changes(base_policy, head_policy)),
         cases_checked=checked,
-        logged_checked=logged_checked,
+        logged_checked=len(logged_all),
+        matters_decided=tuple(sorted(scope)),
+        matters_unreached=tuple(sorted(wanted - scope)),
         changes=tuple(ordered),
         names=_names(base_policy, head_policy),
     )
@@ -354,7 +481,12 @@ def render_table(result: Impact) -> str:
     if result.cases_checked:
         lines.append(f"case space: {len(space_changes)} of {result.cases_checked} cases change")
     else:
-        lines.append("case space: not enumerated")
+        lines.append("case space: no case enumerated")
+    if result.matters_unreached:
+        lines.append(
+            f"  ({len(result.matters_decided)} matter{'' if len(result.matters_decided) == 1 else 's'} decided; the change cannot reach the other"
+            f" {len(result.matters_unreached)}: their clauses, rules, delegations and bodies are unchanged)"
+        )
     lines += _grouped(space_changes, names)
     if result.logged_checked:
         lines.append("")

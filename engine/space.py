@@ -12,7 +12,7 @@ Used by `check` (to prove properties) and `diff` (to show what a change would do
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -106,12 +106,14 @@ def relevant_attributes(policy: Policy, matter_id: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def cases(policy: Policy, days: list[date] | None = None) -> Iterator[Case]:
-    """Every representative case of the policy, in a stable order."""
+def cases(policy: Policy, days: list[date] | None = None, matters: Collection[str] | None = None) -> Iterator[Case]:
+    """Every representative case of the policy (of `matters` only, when given), in a stable order."""
     days = days or boundary_dates(policy)
     townships = [t.id for t in policy.townships()]
     axes_cache: dict[str, Axis] = {}
     for matter_id in policy.matters:
+        if matters is not None and matter_id not in matters:
+            continue
         axes = []
         for name in relevant_attributes(policy, matter_id):
             if name not in axes_cache:
