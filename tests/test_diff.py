@@ -179,12 +179,11 @@ def test_base_from_a_git_revision(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     integrated = repo / "policy" / "rules" / "integrated.yaml"
     integrated.write_text(integrated.read_text(encoding="utf-8").replace("priority: 10", "priority: 15", 1), encoding="utf-8")
     monkeypatch.chdir(repo)
-    for base in ("git:HEAD", "git:HEAD:policy"):
-        data = run_diff("--base", base, "--head", str(repo / "policy"), "--no-space")
-        assert data["clauses"]["changed"] == [
-            {"section": "rules", "id": "YJS-SAND-FARMLAND", "change": "changed", "fields": ["priority"], "where": "rules/integrated.yaml:20"}
-        ]
-        assert data["base"]["digest"] == seed_runtime.policy.digest
+    data = run_diff("--base", "git:HEAD", "--head", str(repo / "policy"), "--no-space")  # PATH defaults to policy
+    assert data["clauses"]["changed"] == [
+        {"section": "rules", "id": "YJS-SAND-FARMLAND", "change": "changed", "fields": ["priority"], "where": "rules/integrated.yaml:20"}
+    ]
+    assert data["base"]["digest"] == seed_runtime.policy.digest
     result = runner.invoke(cli, ["diff", "--base", "git:no-such-rev", "--head", str(repo / "policy")])
     assert result.exit_code == 2 and "no-such-rev" in result.output
 
