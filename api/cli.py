@@ -35,27 +35,36 @@ def _echo_json(data: Any) -> None:
 
 
 @app.command()
-def check(policy: PolicyOpt = DEFAULT_POLICY, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Validate a policy directory; print findings as `file:line: id: message`."""
-    try:
-        loaded = load_policy(policy)
-    except PolicyError as exc:
-        if as_json:
-            _echo_json({"ok": False, "findings": [f.__dict__ for f in exc.findings]})
-        else:
-            for finding in exc.findings:
-                typer.echo(finding.render())
-            typer.echo(f"{len(exc.findings)} finding(s) in {policy}", err=True)
-        raise typer.Exit(1) from None
-    from engine.compile import compile_policy
+def check(
+    policy: PolicyOpt = DEFAULT_POLICY,
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable report for editors and CI")] = False,
+    explain: Annotated[str | None, typer.Option("--explain", metavar="ID", help="show the counter-example cases of ID's findings")] = None,
+    fast: Annotated[bool, typer.Option("--fast", help="static checks only (what activation runs); no cases decided")] = False,
+    engine: Annotated[str, typer.Option(help="evaluate rules with `python` (proved equivalent) or `durable` (durable_rules)")] = "python",
+    fail_on: Annotated[str, typer.Option("--fail-on", help="exit 1 on `warning` or only on `error` findings")] = "warning",
+) -> None:
+    """Prove the policy: every case decided; findings as `file:line: id: message`; exit 0 clean, 1 findings."""
+    from api import check_report
+    from engine.check import check_dir
 
-    compile_policy(loaded)
-    counts = loaded.counts()
+    if engine not in ("python", "durable"):
+        raise typer.BadParameter(f"`{engine}`: use python or durable", param_hint="--engine")
+    if fail_on not in ("warning", "error"):
+        raise typer.BadParameter(f"`{fail_on}`: use warning or error", param_hint="--fail-on")
+    report = check_dir(policy, full=not fast, engine=engine)  # type: ignore[arg-type]
+    if explain is not None:
+        if not check_report.explain(report, explain, policy, typer.echo, as_json):
+            hint = check_report.unknown_id_hint(report, explain)
+            typer.echo(f"error: unknown id `{explain}`" + (f" ({hint})" if hint else ""), err=True)
+            raise typer.Exit(2)
+        ids = [f for f in report.findings if f.id == explain]
+        failed = any(f.severity == "error" for f in ids) if fail_on == "error" else bool(ids)
+        raise typer.Exit(1 if failed or report.policy is None else 0)
     if as_json:
-        _echo_json({"ok": True, "findings": [], "digest": loaded.digest, "counts": counts})
+        _echo_json(check_report.as_json(report, policy, fail_on))  # type: ignore[arg-type]
     else:
-        summary = ", ".join(f"{v} {k}" for k, v in counts.items())
-        typer.echo(f"ok: {loaded.id} {loaded.version} ({summary}) digest {loaded.digest[:12]}")
+        check_report.text(report, policy, typer.echo)
+    raise typer.Exit(1 if report.failed(fail_on) else 0)  # type: ignore[arg-type]
 
 
 def _parse_attr(raw: str) -> tuple[str, Any]:

@@ -2,8 +2,9 @@
 
 Each matter's list default and each assignment rule becomes one durable_rules rule whose
 condition is a flat `$and` of whitelisted tests. The rulesets are sharded by matter
-domain so no node has more sibling tests than the engine can build (see
-research/durable_rules.md: more than 512 siblings makes `create_ruleset` spin forever).
+domain so no node has more sibling tests than the engine can build, and `engine.limits`
+refuses any shard that would still cross one of durable_rules' structural limits (more
+than 512 siblings makes `create_ruleset` spin forever; research/durable_rules.md Q3).
 
 Nothing here touches durable_rules itself; `engine.durable` registers what this builds.
 """
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from engine import limits
 from engine.errors import CompileError
 from engine.model import Comparison, Dated
 from engine.policy import Policy
@@ -25,7 +27,6 @@ GUARD: dict[str, Any] = {"$ex": {"decision_id": 1}}
 LIST_PREFIX = "list."
 RULE_PREFIX = "rule."
 MAX_MATTERS_PER_SHARD = 200
-MAX_SIBLINGS = 480  # durable_rules hangs above 512 distinct tests under one node
 MAX_FACT_PROPERTIES = 200  # durable_rules fails above 255 properties per message
 
 Json = dict[str, Any]
@@ -92,6 +93,17 @@ def compile_policy(policy: Policy) -> CompiledPolicy:
     """Build the ruleset definitions. Raises CompileError when a structural limit is hit."""
     if len(policy.attributes) + 10 > MAX_FACT_PROPERTIES:
         raise CompileError(f"too many attributes ({len(policy.attributes)}): the engine allows {MAX_FACT_PROPERTIES - 10}")
+    compiled = build_definitions(policy)
+    violations = limits.analyse(compiled.shards)
+    if violations:
+        first = violations[0]
+        rules = ", ".join(f"`{compiled.clause_of_rule[name]}`" for name in first.rules[:3])
+        raise CompileError(f"shard `{first.shard}` ({rules}): {first.describe()}")
+    return compiled
+
+
+def build_definitions(policy: Policy) -> CompiledPolicy:
+    """The ruleset definitions as data, without the limit check (`engine.check` reports those)."""
     shard_of = _shards_for(policy)
     shards: dict[str, dict[str, Json]] = {name: {} for name in sorted(set(shard_of.values()))}
     clause_of: dict[str, str] = {}
@@ -121,11 +133,4 @@ def compile_policy(policy: Policy) -> CompiledPolicy:
         for shard in targets:
             shards[shard][name] = definition
 
-    for shard, rules in shards.items():
-        firsts = {repr(r["all"][0]["m"]["$and"][1]) for r in rules.values() if len(r["all"][0]["m"]["$and"]) > 1}
-        if len(firsts) > MAX_SIBLINGS:
-            raise CompileError(
-                f"shard `{shard}` would have {len(firsts)} sibling tests under one node; "
-                f"the engine hangs above 512: split the domain or factor the rules by matter"
-            )
     return CompiledPolicy(policy, shards, shard_of, clause_of)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,8 @@ class Finding:
     id: str | None = None
     severity: str = "error"
     hint: str | None = None
+    # counter-example cases (engine.decision.Case) from `engine.check`, for `--explain`
+    examples: tuple[Any, ...] = dataclasses.field(default=(), compare=False, repr=False)
 
     def render(self) -> str:
         where = self.file or "<policy>"

@@ -1,8 +1,8 @@
 """The active policy of a running process: load, activate, decide, reload.
 
 One `Runtime` per process holds the durable_rules adapter and the active compiled policy.
-Activation is all-or-nothing: a policy that fails to load, validate, compile or register
-raises and the previous one keeps serving.
+Activation is all-or-nothing: a policy that fails to load, validate, check (the fast checks
+of `engine.check.gate`), compile or register raises and the previous one keeps serving.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from engine.check import gate
 from engine.compile import CompiledPolicy, compile_policy
 from engine.decide import decide
 from engine.decision import Case, Decision
@@ -113,6 +114,8 @@ class Runtime:
 
 
 def activate(policy: Policy, adapter: DurableRules, source: str) -> Active:
+    """Check, compile and register `policy`; raise PolicyError (nothing registered) on errors."""
+    gate(policy)  # engine.check's fast checks: every error kind, milliseconds, no enumeration
     compiled = compile_policy(policy)
     registration = adapter.register(compiled)
     criteria = None

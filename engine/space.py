@@ -2,8 +2,9 @@
 
 Every matter × township × relevant attribute values × date. Values are partitioned so that
 each cell behaves alike for every rule: enum and bool attributes take every allowed value
-plus "absent"; numbers are split at every threshold the rules use; township-valued
-attributes take the townships conditions name, one other township, and "absent". Dates
+plus "absent"; numbers take every threshold the rules use and a value inside every cell
+between and beyond them; township-valued attributes take the townships conditions name,
+one other township (every township when a rule leads with `@attribute`), and "absent". Dates
 are every day a clause, body or delegation starts or ends (plus one day before the first).
 
 Used by `check` (to prove properties) and `diff` (to show what a change would do).
@@ -12,6 +13,7 @@ Used by `check` (to prove properties) and `diff` (to show what a change would do
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -50,21 +52,38 @@ def _tests_on(policy: Policy, attribute: str) -> list[Comparison]:
 
 
 def _numeric_values(attr: Attribute, tests: list[Comparison]) -> list[object]:
-    points: set[float] = set()
+    """One value per cell of the number line the tests cut: each threshold, a value strictly
+    between every two neighbours, one below the lowest and one above the highest (within
+    the declared minimum/maximum, which are kept as values too)."""
+    cuts: set[float] = set()
     for test in tests:
         _, value = test.operator
         values = value if isinstance(value, tuple) else (value,)
-        for v in values:
-            if isinstance(v, int | float) and not isinstance(v, bool):
-                points.update({v - 1, v, v + 1} if attr.type is AttributeType.int else {v - 0.5, v, v + 0.5})
-    if attr.minimum is not None:
-        points.add(attr.minimum)
-    if attr.maximum is not None:
-        points.add(attr.maximum)
+        cuts.update(v for v in values if isinstance(v, int | float) and not isinstance(v, bool))
     lo = attr.minimum if attr.minimum is not None else float("-inf")
     hi = attr.maximum if attr.maximum is not None else float("inf")
+    points: set[float] = {p for p in (attr.minimum, attr.maximum) if p is not None}
+    if attr.type is AttributeType.int:
+        # whole numbers only: the nearest integers on each side of a cut reach every cell
+        for cut in cuts:
+            points.update({math.floor(cut) - 1, math.floor(cut), math.ceil(cut), math.ceil(cut) + 1})
+    else:
+        ordered = sorted(cuts)
+        points.update(ordered)
+        points.update((a + b) / 2 for a, b in itertools.pairwise(ordered))
+        if ordered:
+            points.update({ordered[0] - 1, ordered[-1] + 1})
     kept = sorted(p for p in points if lo <= p <= hi)
-    return [int(p) if attr.type is AttributeType.int else p for p in kept] or [lo if lo != float("-inf") else 0]
+    if attr.type is AttributeType.int:
+        return [int(p) for p in kept] or [int(lo) if lo != float("-inf") else 0]
+    return kept or [lo if lo != float("-inf") else 0]
+
+
+def _leads_with(policy: Policy, attribute: str) -> bool:
+    ref = f"@{attribute}"
+    return any(ref in (rule.then.lead, rule.then.coordinator) for rule in policy.rules) or any(
+        m.lead == ref for m in policy.matters.values()
+    )
 
 
 def axis(policy: Policy, attr: Attribute) -> Axis:
@@ -81,7 +100,9 @@ def axis(policy: Policy, attr: Attribute) -> Axis:
             _, value = test.operator
             named += list(value) if isinstance(value, tuple) else [value]
         others = [t.id for t in policy.townships() if t.id not in named]
-        values = list(dict.fromkeys(named)) + others[:1]
+        # a township the tests don't name behaves like any other for matching; but when a
+        # rule leads or coordinates with `@attr`, who leads depends on every value
+        values = list(dict.fromkeys(named)) + (others if _leads_with(policy, attr.id) else others[:1])
     else:
         values = _numeric_values(attr, tests)
     if attr.default is None:
