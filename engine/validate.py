@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from engine.errors import Finding
+from engine.locate import Locator
 from engine.model import (
     TEAM_REF,
     TOWNSHIP_REF,
@@ -47,6 +48,7 @@ def validate_references(policy: Policy) -> list[Finding]:
 def _references(policy: Policy) -> Iterator[Finding]:
     orgs = policy.organizations
     refs = org_refs(policy)
+    locator = Locator(policy.files)  # conditions are reported at their own line
     domains = {d.id for d in policy.manifest.domains}
 
     def unknown(section: str, item_id: str, what: str, value: str, known: Iterable[str]) -> Finding:
@@ -104,7 +106,7 @@ def _references(policy: Policy) -> Iterator[Finding]:
             if ref is not None and ref not in refs:
                 yield unknown("rules", rule.id, "organization", ref, refs)
         for key, test in rule.tests().items():
-            yield from _check_test(policy, rule.id, key, test, domains)
+            yield from _check_test(policy, rule.id, key, test, domains, locator)
 
     for delegation in policy.delegations:
         for township in delegation.townships:
@@ -115,14 +117,17 @@ def _references(policy: Policy) -> Iterator[Finding]:
                 yield unknown("delegations", delegation.id, "matter", matter_id, policy.matters)
 
 
-def _check_test(policy: Policy, rule_id: str, key: str, test: Comparison, domains: set[str]) -> Iterator[Finding]:
+def _check_test(
+    policy: Policy, rule_id: str, key: str, test: Comparison, domains: set[str], locator: Locator
+) -> Iterator[Finding]:
     loc = policy.where("rules", rule_id)
     op, value = test.operator
     values: tuple[object, ...] = tuple(value) if isinstance(value, tuple) else (value,)
     numeric = op in ("gt", "gte", "lt", "lte")
 
     def bad(code: str, message: str, hint: str | None = None) -> Finding:
-        return Finding(code, message, loc.file, loc.line, rule_id, hint=hint)
+        line = locator.line(loc.file, "rules", rule_id, ("when", key)) or loc.line
+        return Finding(code, message, loc.file, line, rule_id, hint=hint)
 
     allowed: Iterable[object] | None
     if key == "matter":
