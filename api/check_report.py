@@ -70,7 +70,7 @@ def _finding_dict(finding: Finding, policy_dir: Path) -> dict[str, Any]:
 
 def _summary(report: Report) -> str:
     if report.proved:
-        return f"proved {report.cases} cases in {report.seconds:.2f} s"
+        return f"proved {report.cases} case{'s' if report.cases != 1 else ''} in {report.seconds:.2f} s"
     if report.policy is None:
         return "the policy did not load: nothing was proved"
     if report.errors:
@@ -151,7 +151,8 @@ def explain(report: Report, item_id: str, policy_dir: Path, echo: Echo, as_json_
         rows = []
         for case in finding.examples:
             decision = decide_example(policy, case).to_dict() if policy is not None else None
-            rows.append({"case": case_dict(case), "decision": decision, "reproduce": reproduce(case, policy_dir)})
+            row: dict[str, Any] = {"case": case_dict(case), "decision": decision, "reproduce": reproduce(case, policy_dir)}
+            rows.append(row)
         decided.append(rows)
     if as_json_output:
         out = [{**_finding_dict(f, policy_dir), "examples": rows} for f, rows in zip(findings, decided, strict=True)]

@@ -19,7 +19,6 @@ from api.review_cli import review as review_command
 from api.settings import DEFAULT_POLICY
 from engine.decision import Case
 from engine.errors import CaseError, PolicyError
-from engine.load import load_policy
 from engine.runtime import Runtime
 
 app = typer.Typer(help="tiaokuai 条块: responsibility determination policy service", no_args_is_help=True)

@@ -94,6 +94,7 @@ class _Context:
         path: Sequence[str | int] = (),
         examples: Iterable[Case] = (),
     ) -> Finding:
+        item: str | None
         if section == "policy":
             file = _manifest_file(self.policy)
             line = self.locator.line(file, "policy", None, path)
@@ -162,6 +163,10 @@ def _case_text(case: Case) -> str:
     return f"{matter}township `{case.township}` on {case.as_of}{attrs}"
 
 
+def _during(when: str) -> str:
+    return "" if when == "at any date" else f" {when}"
+
+
 def _n_cases(n: int) -> str:
     return "1 case" if n == 1 else f"{n} cases"
 
@@ -214,8 +219,11 @@ def _structural(ctx: _Context) -> Iterable[Finding]:
             continue
         seen.add((violation.limit, first))
         section = "rules" if first in policy.rules_by_id else "matters"
-        others = f" (with {', '.join(f'`{c}`' for c in clauses[1:4])}{' and more' if len(clauses) > 4 else ''})" if len(clauses) > 1 else ""
-        path: tuple[str, ...] = ("when",) if section == "rules" else ()
+        others = f" (also from {', '.join(f'`{c}`' for c in clauses[1:4])}{' and more' if len(clauses) > 4 else ''})" if len(clauses) > 1 else ""
+        path: tuple[str, ...] = ()
+        if section == "rules":  # point at the widest `in`/`not_in` list, the usual cause
+            lists = [(len(v), k) for k, t in policy.rules_by_id[first].tests().items() if isinstance(v := t.operator[1], tuple)]
+            path = ("when", max(lists)[1]) if lists else ("when",)
         yield ctx.finding(
             "structural_limit", section, first, violation.describe() + others, hints[violation.limit], path
         )
@@ -269,12 +277,12 @@ def _org_references(ctx: _Context) -> Iterable[Finding]:
         org = resolved.org
         noun = NOUN[ref.section]
         if org.valid_from is not None and bad[0] < org.valid_from:
-            message = f"{ref.role} `{ref.ref}` is not in force {ctx.when(bad)} (it starts on {org.valid_from}), but this {noun} is"
-            hint = f"start this {noun} on {org.valid_from} (`valid_from`) or name the body in force before"
+            message = f"{ref.role} `{ref.ref}` is not in force {ctx.when(bad)}, but this {noun} is"
+            hint = f"set `valid_from: {org.valid_from}` on this {noun}, or name the body in force before"
         else:
             via = f" (its successor chain ends at `{org.id}`)" if resolved.via else ""
             message = f"{ref.role} `{ref.ref}` ended on {org.valid_until} with no successor{via}, but this {noun} is still in force"
-            hint = f"give `{org.id}` a `successor`, name the body in force now, or end this {noun} on {org.valid_until} (`valid_until`)"
+            hint = f"give `{org.id}` a `successor`, name the body in force now, or set `valid_until: {org.valid_until}` on this {noun}"
         township = ref.ref if ref.role == "township" else _first_township(policy)
         example = Case(township=township, matter=ref.matter, as_of=bad[0])
         yield ctx.finding("org_not_in_force", ref.section, ref.item_id, message, hint, ref.path, [example])
@@ -299,7 +307,7 @@ def _delegations(ctx: _Context) -> Iterable[Finding]:
                 "delegation_without_team",
                 "delegations",
                 d.id,
-                f"delegates to `{township_id}`, which has no enforcement team (own or via a 1+X hub) {ctx.when(bad)}",
+                f"delegates to `{township_id}`, which has no enforcement team, own or via a 1+X hub, {ctx.when(bad)}",
                 f"give `{township_id}` an `enforcement_team`, add it to a hub's `serves`, or remove it from `townships`",
                 ("townships", i),
                 examples,
@@ -326,7 +334,8 @@ def _hubs(ctx: _Context) -> Iterable[Finding]:
                     "hub_serves_own_team",
                     "organizations",
                     hub.id,
-                    f"serves `{served}`, which has its own enforcement team `{own.id}` {ctx.when(both)}; the own team always acts there",
+                    f"serves `{served}`, which has its own enforcement team `{own.id}`{_during(ctx.when(both))}; "
+                    "the own team always acts there",
                     f"remove `{served}` from `serves`",
                     ("serves", i),
                 )
@@ -378,13 +387,10 @@ def _lead_and_support(ctx: _Context) -> Iterable[Finding]:
 
 def _matter_references(ctx: _Context) -> Iterable[Finding]:
     policy = ctx.policy
-    referrers: list[tuple[str, str, Dated, str, tuple[str | int, ...]]] = []
-    for r in policy.rules:
-        for mid in _named(r.tests().get("matter")):
-            referrers.append(("rules", r.id, r, mid, ("when", "matter")))
-    for d in policy.delegations:
-        for i, mid in enumerate(d.matters):
-            referrers.append(("delegations", d.id, d, mid, ("matters", i)))
+    referrers: list[tuple[str, str, Dated, str, tuple[str | int, ...]]] = [
+        ("rules", r.id, r, mid, ("when", "matter")) for r in policy.rules for mid in _named(r.tests().get("matter"))
+    ]
+    referrers += [("delegations", d.id, d, mid, ("matters", i)) for d in policy.delegations for i, mid in enumerate(d.matters)]
     for section, item_id, clause, mid, path in referrers:
         matter = policy.matters.get(mid)
         if matter is None:
@@ -398,14 +404,14 @@ def _matter_references(ctx: _Context) -> Iterable[Finding]:
             yield ctx.finding(
                 "gap", section, item_id,
                 f"names matter `{mid}`, which is not in force {ctx.when(before)}, but this {noun} is",
-                f"start this {noun} on {matter.valid_from} (`valid_from`), or start `{mid}` earlier",
+                f"set `valid_from: {matter.valid_from}` on this {noun}, or start `{mid}` earlier",
                 path, [Case(township=township, matter=mid, as_of=before[0])],
             )
         if after:
             yield ctx.finding(
                 "expired_reference", section, item_id,
                 f"names matter `{mid}`, which ended on {matter.valid_until}, but this {noun} stays in force",
-                f"end this {noun} on {matter.valid_until} (`valid_until`) or remove `{mid}` from it",
+                f"set `valid_until: {matter.valid_until}` on this {noun}, or remove `{mid}` from it",
                 path, [Case(township=township, matter=mid, as_of=after[0])],
             )
 
@@ -647,7 +653,7 @@ def _conclude(ctx: _Context, tally: _Tally, count: int) -> Iterable[Finding]:
             "gap", "matters", mid,
             f"no lead in {n} of {_n_cases(tally.matter_cases[mid])}: {why} (e.g. {_case_text(cases[0])}); "
             f"they go to the dispatch centre",
-            "give those townships an enforcement team (own or via a 1+X hub), or add a rule that names a lead for them"
+            "give those townships an enforcement team, own or via a 1+X hub, or add a rule that names a lead for them"
             if TEAM_REF in reason else "name a lead that every case can resolve",
             ("lead",) if matter.lead.startswith("@") else (),
             cases,
@@ -698,7 +704,7 @@ def _dead_clauses(ctx: _Context, tally: _Tally, count: int) -> Iterable[Finding]
             yield ctx.finding(
                 "unsatisfiable", "rules", rule.id,
                 f"never matches: `{when}` holds in none of the {_n_cases(count)} of the declared space",
-                "check that the conditions can hold together (matter, domain, delegated, team, township)",
+                "check that the conditions on matter, domain, delegated, team and township can hold together",
                 ("when",),
             )
             continue

@@ -24,6 +24,7 @@ involved, so a policy is refused before durable_rules ever sees it.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,7 +45,7 @@ class Violation:
     limit: str  # siblings | forwards | identical | compound | rules
     count: int
     maximum: int
-    rules: tuple[str, ...]  # durable rule names, in definition order
+    rules: tuple[str, ...]  # durable rule names, the main culprit first
     test: str = ""  # the node's path, for the message
 
     def describe(self) -> str:
@@ -149,7 +150,8 @@ def analyse(shards: Mapping[str, Mapping[str, Any]]) -> list[Violation]:
             found.append(Violation(shard, "rules", len(rules), MAX_RULES, tuple(rules)))
         for node in _nodes(builder.root):
             if len(node.children) > MAX_SIBLINGS:
-                culprits = tuple(dict.fromkeys(node.child_rules))
+                # the rules that put the most tests there first: usually one wide `in` list
+                culprits = tuple(name for name, _ in Counter(node.child_rules).most_common())
                 found.append(Violation(shard, "siblings", len(node.children), MAX_SIBLINGS, culprits, node.path))
             if len(node.forwards) > MAX_FORWARDS:
                 culprits = tuple(dict.fromkeys(rule for rule, _ in node.forwards))

@@ -74,9 +74,8 @@ def _numeric_values(attr: Attribute, tests: list[Comparison]) -> list[object]:
         if ordered:
             points.update({ordered[0] - 1, ordered[-1] + 1})
     kept = sorted(p for p in points if lo <= p <= hi)
-    if attr.type is AttributeType.int:
-        return [int(p) for p in kept] or [int(lo) if lo != float("-inf") else 0]
-    return kept or [lo if lo != float("-inf") else 0]
+    found: list[object] = [int(p) for p in kept] if attr.type is AttributeType.int else list(kept)
+    return found or [lo if lo != float("-inf") else 0]
 
 
 def _leads_with(policy: Policy, attribute: str) -> bool:

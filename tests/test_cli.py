@@ -32,7 +32,7 @@ def test_check_reports_findings_and_exits_1(tmp_path: Path) -> None:
 
 
 def test_check_json(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["check", "--json", "--policy", str(FIXTURES / "haiwan")])
+    result = runner.invoke(app, ["check", "--json", "--policy", str(FIXTURES / "check" / "clean")])
     assert result.exit_code == 0 and json.loads(result.output)["ok"] is True
 
 

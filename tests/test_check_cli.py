@@ -1,0 +1,103 @@
+"""`tiaokuai check` as authors and CI use it: grouped lines, exit codes, --json, --explain."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import shutil
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from api.cli import app
+from tests.conftest import FIXTURES, SEED_POLICY
+
+runner = CliRunner()
+HAIWAN = FIXTURES / "haiwan"
+LINE = re.compile(r"^(?P<file>\S+\.yaml):(?P<line>\d+): (?P<id>[\w.-]+): (?P<message>.+)  \[(?P<severity>error|warning) (?P<code>\w+)\]$")
+
+
+def test_seed_is_clean_and_says_how_many_cases_it_proved() -> None:
+    result = runner.invoke(app, ["check", "--policy", str(SEED_POLICY)])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].startswith("ok: qujiang")
+    assert re.fullmatch(r"proved \d{5,} cases in \d+\.\d\d s", lines[-1]), lines[-1]
+
+
+def test_findings_are_grouped_by_file_with_lines(tmp_path: Path) -> None:
+    target = tmp_path / "p"
+    shutil.copytree(SEED_POLICY, target)
+    water = target / "matters" / "water.yaml"
+    water.write_text(water.read_text(encoding="utf-8").replace("supports: [qj-enforce, qj-nrp]", "supports: [qj-enforce, qj-nrp, qj-water]"), encoding="utf-8")
+    rules = target / "rules" / "integrated.yaml"
+    rules.write_text(rules.read_text(encoding="utf-8").replace("site_type: river", "site_type: farmland"), encoding="utf-8")
+    result = runner.invoke(app, ["check", "--policy", str(target)])
+    assert result.exit_code == 1, result.output
+    findings = [m.groupdict() for m in map(LINE.match, result.output.splitlines()) if m]
+    files = [f["file"] for f in findings]
+    assert files == sorted(files, key=files.index)  # each file's findings are together
+    by_id = {(f["id"], f["code"]) for f in findings}
+    assert ("WAT-02", "lead_and_support") in by_id and ("YJS-SAND-RIVER", "shadowed") in by_id
+    shadowed = next(f for f in findings if f["id"] == "YJS-SAND-RIVER")
+    assert shadowed["file"].endswith("rules/integrated.yaml") and "`YJS-SAND-FARMLAND` (priority 10" in shadowed["message"]
+    assert re.search(r"^\d+ findings \(0 errors, \d+ warnings\) in 2 files$", result.output, re.M)
+
+
+def test_conflict_exits_1_and_fail_on_error_lets_warnings_pass() -> None:
+    result = runner.invoke(app, ["check", "--policy", str(HAIWAN)])
+    assert result.exit_code == 1
+    (conflict,) = [m.groupdict() for m in map(LINE.match, result.output.splitlines()) if m and m["code"] == "conflict"]
+    assert conflict["id"] == "HW-R2" and conflict["message"].startswith("ties with `HW-R1`")
+    assert runner.invoke(app, ["check", "--fail-on", "error", "--policy", str(HAIWAN)]).exit_code == 0
+
+
+def test_json_report_for_editors_and_ci() -> None:
+    result = runner.invoke(app, ["check", "--json", "--policy", str(HAIWAN)])
+    assert result.exit_code == 1
+    report = json.loads(result.output)
+    assert report["ok"] is False and report["proved"] is True and report["cases"] == 2
+    assert report["summary"] == {"errors": 0, "warnings": 2}
+    conflict = next(f for f in report["findings"] if f["code"] == "conflict")
+    assert conflict | {"examples": None, "message": None, "hint": None, "path": None} == {
+        "code": "conflict", "severity": "warning", "file": "policy.yaml", "line": 53, "id": "HW-R2",
+        "examples": None, "message": None, "hint": None, "path": None,
+    }
+    assert conflict["examples"] == [{"matter": "HW-02", "township": "haiwan-east", "attributes": {}, "as_of": "2000-01-01"}]
+
+
+def test_explain_decides_each_counter_example_and_tells_how_to_reproduce() -> None:
+    result = runner.invoke(app, ["check", "--explain", "HW-R2", "--policy", str(HAIWAN)])
+    assert result.exit_code == 1
+    assert "case 1: matter HW-02, township haiwan-east, as_of 2000-01-01" in result.output
+    assert "outcome conflict: lead 海湾县海洋渔业局 (hw-ocean) by HW-R1" in result.output
+    command = next(line for line in result.output.splitlines() if "reproduce:" in line).split("reproduce: ", 1)[1]
+    args = shlex.split(command)[1:]  # drop the program name
+    replay = runner.invoke(app, [*args, "--json"])
+    assert replay.exit_code == 0 and json.loads(replay.output)["outcome"] == "conflict"
+
+
+def test_explain_json_carries_the_decisions() -> None:
+    result = runner.invoke(app, ["check", "--json", "--explain", "HW-R2", "--policy", str(HAIWAN)])
+    (finding,) = json.loads(result.output)["findings"]
+    assert finding["examples"][0]["decision"]["outcome"] == "conflict"
+
+
+def test_explain_an_id_without_findings_or_unknown() -> None:
+    clean = runner.invoke(app, ["check", "--explain", "WAT-01", "--policy", str(SEED_POLICY)])
+    assert clean.exit_code == 0 and clean.output.strip() == "no findings for `WAT-01`"
+    unknown = runner.invoke(app, ["check", "--explain", "WAT-1", "--policy", str(SEED_POLICY)])
+    assert unknown.exit_code == 2 and "unknown id `WAT-1`" in unknown.output and "did you mean" in unknown.output
+
+
+def test_fast_runs_only_the_activation_checks() -> None:
+    result = runner.invoke(app, ["check", "--fast", "--policy", str(SEED_POLICY)])
+    assert result.exit_code == 0 and "checked statically" in result.output.splitlines()[-1]
+    errors = runner.invoke(app, ["check", "--fast", "--policy", str(FIXTURES / "check" / "org_not_in_force")])
+    assert errors.exit_code == 1 and "not proved: fix the errors first" in errors.output
+
+
+def test_bad_options_are_usage_errors() -> None:
+    assert runner.invoke(app, ["check", "--engine", "drools"]).exit_code == 2
+    assert runner.invoke(app, ["check", "--fail-on", "info"]).exit_code == 2
