@@ -50,6 +50,12 @@ def check(
         raise typer.BadParameter(f"`{engine}`: use python or durable", param_hint="--engine")
     if fail_on not in ("warning", "error"):
         raise typer.BadParameter(f"`{fail_on}`: use warning or error", param_hint="--fail-on")
+    if explain is not None:  # an unknown id needs no proof
+        quick = check_dir(policy, full=False)
+        if quick.policy is not None and explain not in check_report.known_ids(quick.policy):
+            hint = check_report.unknown_id_hint(quick, explain)
+            typer.echo(f"error: unknown id `{explain}`" + (f" ({hint})" if hint else ""), err=True)
+            raise typer.Exit(2)
     report = check_dir(policy, full=not fast, engine=engine)  # type: ignore[arg-type]
     if explain is not None:
         if not check_report.explain(report, explain, policy, typer.echo, as_json):

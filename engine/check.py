@@ -34,6 +34,7 @@ from engine.decide import decide
 from engine.decision import Case, Decision
 from engine.errors import Finding, PolicyError
 from engine.evaluate import PythonRules, predicate
+from engine.facts import build_fact
 from engine.findings import Severity, severity_of
 from engine.load import load_policy, policy_from_files
 from engine.locate import Locator
@@ -513,17 +514,21 @@ class _Tally:
 
 
 def _resolve(policy: Policy, ref: str, case: Case) -> str | None:
+    """The body a lead or support reference names for this case, as `engine.decide` resolves it."""
+    org_id: str | None
     if ref == TOWNSHIP_REF:
-        return case.township
-    if ref == TEAM_REF:
+        org_id = case.township
+    elif ref == TEAM_REF:
         _, team = policy.team_for(case.township, case.as_of)
-        return team.id if team else None
-    if ref.startswith("@"):
+        org_id = team.id if team else None
+    elif ref.startswith("@"):
         value = case.attributes.get(ref[1:])
-        return value if isinstance(value, str) else None
-    if ref not in policy.organizations:
+        org_id = value if isinstance(value, str) else None
+    else:
+        org_id = ref
+    if org_id is None or org_id not in policy.organizations:
         return None
-    return policy.resolve_org(ref, case.as_of).org.id
+    return policy.resolve_org(org_id, case.as_of).org.id
 
 
 def _lead_ref(policy: Policy, clause_id: str) -> str:
@@ -616,11 +621,17 @@ def _fire_for(compiled: CompiledPolicy, engine: Engine) -> tuple[Fire, Callable[
     return fire, lambda: adapter.unregister(registration)
 
 
-def prove(policy: Policy, engine: Engine = "python") -> tuple[list[Finding], int]:
+def prove(policy: Policy, engine: Engine = "python", *, memo: bool = True) -> tuple[list[Finding], int]:
     """Decide every enumerated case; return the findings and how many cases were decided.
 
     Call it only on a policy `static_findings` reports no errors for: the compiled rules
     must be within durable_rules' limits.
+
+    With `memo`, each case still gets its own fact, fired rules and resolved leads, but
+    `decide` runs once per distinct (matter, matter in force, fired clauses, resolved lead
+    of each fired clause): what decide's outcome, winner, explanation results and lead are
+    a function of (engine/decide.py). tests/test_check.py proves memoised and plain runs
+    give the same findings.
     """
     from engine.compile import compile_policy
 
@@ -630,11 +641,28 @@ def prove(policy: Policy, engine: Engine = "python") -> tuple[list[Finding], int
         Counter(), Counter(), set(), set(), defaultdict(Counter), defaultdict(list), defaultdict(list),
         Counter(), defaultdict(list), Counter(), defaultdict(Counter), Counter(), defaultdict(list), Counter(),
     )
+    leads = {c: _lead_ref(policy, c) for c in (*policy.matters, *(r.id for r in policy.rules if r.then.lead))}
+    decisions: dict[tuple[object, ...], Decision] = {}
     count = 0
     try:
         for case in space.cases(policy):
-            _observe(policy, case, decide(case, compiled, fire), tally)
             count += 1
+            if not memo:
+                _observe(policy, case, decide(case, compiled, fire), tally)
+                continue
+            matter = policy.matters[case.matter or ""]
+            names = fire(compiled.shard_of_matter[matter.id], build_fact(policy, case))
+            fired = sorted({compiled.clause_of_rule[n] for n in names})
+            key = (
+                matter.id,
+                matter.in_force(case.as_of),
+                tuple(fired),
+                tuple(_resolve(policy, leads[c], case) for c in fired if c in leads),
+            )
+            decision = decisions.get(key)
+            if decision is None:
+                decision = decisions[key] = decide(case, compiled, lambda _shard, _fact, hits=names: hits)
+            _observe(policy, case, decision, tally)
     finally:
         done()
     return _ordered(_conclude(_Context(policy), tally, count)), count

@@ -12,14 +12,15 @@ import pytest
 import yaml
 
 from engine import space
-from engine.check import check_dir, gate, static_findings
+from engine.check import check_dir, gate, prove, static_findings
 from engine.compile import compile_policy
 from engine.decide import decide
 from engine.errors import PolicyError
 from engine.evaluate import PythonRules
 from engine.limits import analyse
 from engine.load import load_policy, policy_from_files
-from engine.runtime import Runtime
+from engine.facts import build_fact
+from engine.runtime import Runtime, shared_adapter
 from tests.conftest import FIXTURES, ROOT, SEED_POLICY, runtime_for
 
 CHECK = FIXTURES / "check"
@@ -111,18 +112,34 @@ def test_seed_policy_is_clean_and_every_case_is_proved(seed_runtime: Runtime) ->
 
 
 def test_python_evaluator_decides_every_case_as_durable_rules_does(seed_runtime: Runtime) -> None:
-    """The equivalence `prove` rests on: same fired rules, same decision, case by case."""
-    policies = [seed_runtime] + [
-        runtime_for(CHECK / kind) for kind in ("clean", "conflict", "gap", "shadowed", "unsatisfiable", "lead_and_support", "hub_serves_own_team", "expired_reference")
-    ]
-    checked = 0
-    for runtime in policies:
-        compiled = runtime.active.compiled
-        python = PythonRules(compiled)
+    """The equivalence `prove` rests on. `decide` is a function of the case and the fired
+    rules, so equal fired sets give equal decisions: every seed case compares the fired
+    sets, every fixture case the whole decision."""
+    compiled = seed_runtime.active.compiled
+    names = seed_runtime.active.registration.names
+    python = PythonRules(compiled)
+    adapter = shared_adapter()
+    seed_cases = 0
+    for case in space.cases(seed_runtime.policy):
+        shard = compiled.shard_of_matter[case.matter or ""]
+        fact = build_fact(seed_runtime.policy, case)
+        assert python.fire(shard, fact) == sorted(adapter.fire(names[shard], fact), key=python.order), case
+        seed_cases += 1
+    assert seed_cases == space.count(seed_runtime.policy)
+    for kind in ("clean", "conflict", "gap", "shadowed", "unsatisfiable", "lead_and_support", "hub_serves_own_team", "expired_reference"):
+        runtime = runtime_for(CHECK / kind)
+        fixture = PythonRules(runtime.active.compiled)
         for case in space.cases(runtime.policy):
-            assert decide(case, compiled, python.fire).to_dict() == runtime.decide(case).to_dict(), case
-            checked += 1
-    assert checked > 13_680
+            assert decide(case, runtime.active.compiled, fixture.fire).to_dict() == runtime.decide(case).to_dict(), case
+
+
+def test_memoised_proof_equals_deciding_every_case() -> None:
+    """`prove` reuses a decision for cases with the same matter, fired clauses and resolved leads."""
+    for path in (SEED_POLICY, FIXTURES / "haiwan", *(CHECK / k for k in ("conflict", "gap", "shadowed", "lead_and_support"))):
+        policy = load_policy(path)
+        fast, plain = prove(policy), prove(policy, memo=False)
+        assert [(f.render(), f.examples) for f in fast[0]] == [(f.render(), f.examples) for f in plain[0]], path
+        assert fast[1] == plain[1]
 
 
 def test_durable_engine_option_gives_the_same_findings() -> None:
@@ -199,7 +216,7 @@ print(json.dumps(out))
 def probe(shards: list[list[object]]) -> dict[str, str]:
     """Register each shard with the real adapter in a child process; name → "ok" or the error."""
     run = subprocess.run(
-        [sys.executable, "-c", PROBE, str(SEED_POLICY)], input=json.dumps(shards), capture_output=True,
+        [sys.executable, "-c", PROBE, str(CHECK / "clean")], input=json.dumps(shards), capture_output=True,
         text=True, timeout=120, cwd=ROOT, check=True,
     )
     return dict(json.loads(run.stdout))
