@@ -621,6 +621,15 @@ def _fire_for(compiled: CompiledPolicy, engine: Engine) -> tuple[Fire, Callable[
     return fire, lambda: adapter.unregister(registration)
 
 
+def _replay(names: list[str]) -> Fire:
+    """A `fire` that answers with rules already fired for this very case."""
+
+    def fire(_shard: str, _fact: dict[str, Any]) -> list[str]:
+        return names
+
+    return fire
+
+
 def prove(policy: Policy, engine: Engine = "python", *, memo: bool = True) -> tuple[list[Finding], int]:
     """Decide every enumerated case; return the findings and how many cases were decided.
 
@@ -661,7 +670,7 @@ def prove(policy: Policy, engine: Engine = "python", *, memo: bool = True) -> tu
             )
             decision = decisions.get(key)
             if decision is None:
-                decision = decisions[key] = decide(case, compiled, lambda _shard, _fact, hits=names: hits)
+                decision = decisions[key] = decide(case, compiled, _replay(names))
             _observe(policy, case, decision, tally)
     finally:
         done()
