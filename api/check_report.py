@@ -167,7 +167,7 @@ def explain(report: Report, item_id: str, policy_dir: Path, echo: Echo, as_json_
             echo("  no counter-example case: the finding is about the policy text itself")
         for n, row in enumerate(rows, 1):
             case = row["case"]
-            attrs = "".join(f", {k}={v}" for k, v in sorted(case["attributes"].items()))
+            attrs = "".join(f", {k}={json.dumps(v, ensure_ascii=False) if not isinstance(v, str) else v}" for k, v in sorted(case["attributes"].items()))
             echo(f"  case {n}: matter {case['matter'] or '-'}, township {case['township']}, as_of {case['as_of']}{attrs}")
             d = row["decision"]
             if d is not None:
