@@ -630,8 +630,10 @@ def _replay(names: list[str]) -> Fire:
     return fire
 
 
-def prove(policy: Policy, engine: Engine = "python", *, memo: bool = True) -> tuple[list[Finding], int]:
-    """Decide every enumerated case; return the findings and how many cases were decided.
+def prove(
+    policy: Policy, engine: Engine = "python", *, memo: bool = True, cases: Iterable[Case] | None = None
+) -> tuple[list[Finding], int]:
+    """Decide every enumerated case (or the `cases` given); return the findings and the count.
 
     Call it only on a policy `static_findings` reports no errors for: the compiled rules
     must be within durable_rules' limits.
@@ -652,9 +654,19 @@ def prove(policy: Policy, engine: Engine = "python", *, memo: bool = True) -> tu
     )
     leads = {c: _lead_ref(policy, c) for c in (*policy.matters, *(r.id for r in policy.rules if r.then.lead))}
     decisions: dict[tuple[object, ...], Decision] = {}
+    resolved: dict[tuple[str, str, date, object], str | None] = {}
+
+    def lead_of(clause: str, case: Case) -> str | None:
+        ref = leads[clause]
+        # what a reference resolves to depends on the date, and on the township or attribute it reads
+        key = (ref, case.township if ref in (TOWNSHIP_REF, TEAM_REF) else "", case.as_of, case.attributes.get(ref[1:]) if ref.startswith("@") else None)
+        if key not in resolved:
+            resolved[key] = _resolve(policy, ref, case)
+        return resolved[key]
+
     count = 0
     try:
-        for case in space.cases(policy):
+        for case in space.cases(policy) if cases is None else cases:
             count += 1
             if not memo:
                 _observe(policy, case, decide(case, compiled, fire), tally)
@@ -666,7 +678,7 @@ def prove(policy: Policy, engine: Engine = "python", *, memo: bool = True) -> tu
                 matter.id,
                 matter.in_force(case.as_of),
                 tuple(fired),
-                tuple(_resolve(policy, leads[c], case) for c in fired if c in leads),
+                tuple(lead_of(c, case) for c in fired if c in leads),
             )
             decision = decisions.get(key)
             if decision is None:
@@ -774,7 +786,9 @@ def _shadowed(ctx: _Context, clause: str, section: str, fired: int, tally: _Tall
         reason = f"`{by}` ties with it, names the same lead and is listed first"
         hint = f"merge it into `{by}` or delete it"
     else:
-        reason = f"`{by}` ({_rank(policy, by)}) outranks it"
+        winners = [w for (r, w), _ in tally.beaten[clause].most_common() if r == "lost"][:3]
+        names = " or ".join(f"`{w}` ({_rank(policy, w)})" for w in winners)
+        reason = f"{names} {'outrank' if len(winners) > 1 else 'outranks'} it"
         hint = f"raise its `priority` above `{by}`'s, narrow `{by}`, or delete it"
     if section == "matters":
         message = f"the list lead `{_lead_ref(policy, clause)}` never applies: in {_all_cases(fired)} of this matter, {reason}"

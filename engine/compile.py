@@ -27,6 +27,7 @@ GUARD: dict[str, Any] = {"$ex": {"decision_id": 1}}
 LIST_PREFIX = "list."
 RULE_PREFIX = "rule."
 MAX_MATTERS_PER_SHARD = 200
+MAX_SIBLINGS = limits.MAX_SIBLINGS  # durable_rules hangs above 512 distinct tests under one node
 MAX_FACT_PROPERTIES = 200  # durable_rules fails above 255 properties per message
 
 Json = dict[str, Any]

@@ -29,13 +29,16 @@ def _number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+_NUMBERS = (int, float)
+
+
 def _same(left: Any, right: Any) -> bool:
     """Equality without Python's bool/int mixing (True == 1): kinds must agree."""
-    if isinstance(left, bool) or isinstance(right, bool):
-        return isinstance(left, bool) and isinstance(right, bool) and left == right
-    if _number(left) and _number(right):
+    kind = type(left)
+    if kind is type(right):
         return bool(left == right)
-    return type(left) is type(right) and bool(left == right)
+    # different types: only int and float compare (2 == 2.0); bool is a type of its own
+    return kind in _NUMBERS and type(right) in _NUMBERS and bool(left == right)
 
 
 _ORDER: dict[str, Callable[[Any, Any], bool]] = {

@@ -9,6 +9,8 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from api.cli import app
+from engine import space
+from engine.load import load_policy
 from tests.conftest import FIXTURES, SEED_POLICY
 
 runner = CliRunner()
@@ -18,6 +20,8 @@ def test_check_clean_seed_policy() -> None:
     result = runner.invoke(app, ["check", "--policy", str(SEED_POLICY)])
     assert result.exit_code == 0, result.output
     assert result.output.startswith("ok: qujiang")
+    # every case of the declared space decided (engine/check.py), and said so
+    assert result.output.splitlines()[-1].startswith(f"proved {space.count(load_policy(SEED_POLICY))} cases in ")
 
 
 def test_check_reports_findings_and_exits_1(tmp_path: Path) -> None:
