@@ -14,13 +14,13 @@ import yaml
 from engine import space
 from engine.check import check_dir, gate, prove, static_findings
 from engine.compile import compile_policy
-from engine.model import Comparison
 from engine.decide import decide
 from engine.errors import PolicyError
 from engine.evaluate import PythonRules
 from engine.facts import build_fact
 from engine.limits import analyse
 from engine.load import load_policy, policy_from_files
+from engine.model import Comparison
 from engine.runtime import Runtime, shared_adapter
 from tests.conftest import FIXTURES, ROOT, SEED_POLICY, runtime_for
 
