@@ -14,9 +14,9 @@ from itertools import groupby
 from pathlib import Path
 from typing import Any
 
-from engine.check import Report, decide_example
+from engine.check import Report, example_decider
 from engine.decision import Case
-from engine.errors import Finding
+from engine.errors import Finding, TiaokuaiError
 from engine.findings import Severity
 from engine.policy import Policy
 from engine.validate import suggest
@@ -147,10 +147,16 @@ def explain(report: Report, item_id: str, policy_dir: Path, echo: Echo, as_json_
     if not findings and (policy is None or item_id not in known_ids(policy)):
         return False
     decided: list[list[dict[str, Any]]] = []
+    decider = None
+    if policy is not None and any(f.examples for f in findings):
+        try:
+            decider = example_decider(policy)
+        except TiaokuaiError as exc:  # e.g. a structural limit: nothing can be decided
+            echo(f"note: the cases cannot be decided: {exc}")
     for finding in findings:
         rows = []
         for case in finding.examples:
-            decision = decide_example(policy, case).to_dict() if policy is not None else None
+            decision = decider(case).to_dict() if decider is not None else None
             row: dict[str, Any] = {"case": case_dict(case), "decision": decision, "reproduce": reproduce(case, policy_dir)}
             rows.append(row)
         decided.append(rows)

@@ -858,9 +858,11 @@ def _check(load: Callable[[], Policy], full: bool, engine: Engine) -> Report:
     return replace(report, seconds=report.seconds + loaded, timings=(("load", loaded), *report.timings))
 
 
-def decide_example(policy: Policy, case: Case) -> Decision:
-    """Decide one counter-example case (for `--explain`) with the Python evaluator."""
+def example_decider(policy: Policy) -> Callable[[Case], Decision]:
+    """Decides counter-example cases (for `--explain`) as `prove` did: compiled once, Python
+    evaluator. Raises CompileError when the policy cannot be compiled (a structural limit)."""
     from engine.compile import compile_policy
 
     compiled = compile_policy(policy)
-    return decide(case, compiled, PythonRules(compiled).fire)
+    fire = PythonRules(compiled).fire
+    return lambda case: decide(case, compiled, fire)
