@@ -18,13 +18,23 @@ HAIWAN = FIXTURES / "haiwan"
 LINE = re.compile(r"^(?P<file>\S+\.yaml):(?P<line>\d+): (?P<id>[\w.-]+): (?P<message>.+)  \[(?P<severity>error|warning) (?P<code>\w+)\]$")
 
 
+def haiwan_line(text: str, after: str) -> int:
+    lines = (HAIWAN / "policy.yaml").read_text(encoding="utf-8").splitlines()
+    start = next(i for i, line in enumerate(lines) if after in line)
+    return next(i for i, line in enumerate(lines) if i > start and text in line) + 1
+
+
+def replace(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text, f"{path} no longer has {old!r}: update this test"
+    path.write_text(text.replace(old, new), encoding="utf-8")
+
+
 def test_findings_are_grouped_by_file_with_lines(tmp_path: Path) -> None:
     target = tmp_path / "p"
     shutil.copytree(SEED_POLICY, target)
-    water = target / "matters" / "water.yaml"
-    water.write_text(water.read_text(encoding="utf-8").replace("supports: [qj-enforce, qj-nrp]", "supports: [qj-enforce, qj-nrp, qj-water]"), encoding="utf-8")
-    rules = target / "rules" / "integrated.yaml"
-    rules.write_text(rules.read_text(encoding="utf-8").replace("supports: [qj-enforce, qj-housing]", "supports: [qj-enforce, qj-housing, qj-nrp]"), encoding="utf-8")
+    replace(target / "matters" / "water.yaml", "supports: [qj-enforce, qj-nrp]", "supports: [qj-enforce, qj-nrp, qj-water]")
+    replace(target / "rules" / "integrated.yaml", "supports: [qj-enforce, qj-housing]", "supports: [qj-enforce, qj-housing, qj-nrp]")
     result = runner.invoke(app, ["check", "--fast", "--policy", str(target)])  # both are found statically
     assert result.exit_code == 1, result.output
     findings = [m.groupdict() for m in map(LINE.match, result.output.splitlines()) if m]
@@ -53,7 +63,7 @@ def test_json_report_for_editors_and_ci() -> None:
     assert report["summary"] == {"errors": 0, "warnings": 2}
     conflict = next(f for f in report["findings"] if f["code"] == "conflict")
     assert conflict | {"examples": None, "message": None, "hint": None, "path": None} == {
-        "code": "conflict", "severity": "warning", "file": "policy.yaml", "line": 53, "id": "HW-R2",
+        "code": "conflict", "severity": "warning", "file": "policy.yaml", "line": haiwan_line("then: {lead: hw-port}", "id: HW-R2"), "id": "HW-R2",
         "examples": None, "message": None, "hint": None, "path": None,
     }
     assert conflict["examples"] == [{"matter": "HW-02", "township": "haiwan-east", "attributes": {}, "as_of": "2000-01-01"}]
