@@ -5,6 +5,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Browser tests drive Debian's chromium through playwright (never a downloaded browser).
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run test lint typecheck pytest schema clean test-postgres
 
@@ -18,7 +21,7 @@ run: $(STAMP)
 	mkdir -p var
 	$(BIN)/tiaokuai serve --host 127.0.0.1 --port 8000
 
-test: $(STAMP) lint typecheck pytest
+test: $(STAMP) $(CHROMIUM) lint typecheck pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check engine api tests
@@ -34,6 +37,10 @@ pytest: $(STAMP)
 # on 127.0.0.1:55433, data under var/postgres, stopped afterwards).
 test-postgres: $(STAMP)
 	scripts/test-postgres.sh
+
+$(CHROMIUM):
+	$(SUDO) apt-get update
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends chromium fonts-wqy-microhei
 
 schema: $(STAMP)
 	$(BIN)/tiaokuai schema

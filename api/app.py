@@ -11,6 +11,7 @@ from api import errors
 from api.routes import cases, catalogue, decisions, system
 from api.routes import grid as grid_routes
 from api.settings import Settings
+from api.web import router as web_router
 from engine import ENGINE_VERSION
 from engine.runtime import Runtime
 from engine.store import open_log
@@ -43,4 +44,5 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(system.router)
     app.include_router(grid_routes.router)
     app.include_router(decisions.router)
+    app.include_router(web_router)
     return app

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
-from api import cli_audit
+from api import cli_audit, cli_list
 from api.review_cli import review as review_command
 from api.settings import DEFAULT_POLICY
 from engine.decision import Case
@@ -163,6 +163,10 @@ app.command("review")(review_command)
 app.add_typer(cli_audit.audit_app, name="audit")
 app.command()(cli_audit.replay)
 app.command()(cli_audit.diff)
+# The list as a spreadsheet and the Gherkin report (api/cli_list.py).
+app.command()(cli_list.export)
+app.command("import")(cli_list.import_)
+app.command()(cli_list.report)
 
 
 def main() -> None:

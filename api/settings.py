@@ -8,6 +8,8 @@ from pathlib import Path
 
 DEFAULT_POLICY = Path(__file__).resolve().parent.parent / "policy"
 DEFAULT_DATABASE = Path("var") / "tiaokuai.sqlite3"
+DEFAULT_FEATURES = DEFAULT_POLICY.parent / "features"
+DEFAULT_CUCUMBER = DEFAULT_POLICY.parent / "out" / "cucumber.json"
 
 
 @dataclass(frozen=True)
@@ -16,13 +18,19 @@ class Settings:
 
     TIAOKUAI_POLICY        policy directory (default: the repository's policy/)
     TIAOKUAI_DATABASE_URL  SQLAlchemy URL of the decision log (default: SQLite under var/)
+    TIAOKUAI_FEATURES      zh-CN feature files the clause pages show (default: features/)
+    TIAOKUAI_CUCUMBER      cucumber JSON of the last test run (default: out/cucumber.json)
     """
 
     policy_dir: Path
     database_url: str
+    features_dir: Path = DEFAULT_FEATURES
+    cucumber_json: Path = DEFAULT_CUCUMBER
 
     @classmethod
     def from_env(cls, policy_dir: Path | str | None = None, database_url: str | None = None) -> Settings:
         policy = policy_dir or os.environ.get("TIAOKUAI_POLICY") or DEFAULT_POLICY
         url = database_url or os.environ.get("TIAOKUAI_DATABASE_URL") or f"sqlite:///{DEFAULT_DATABASE}"
-        return cls(Path(policy), url)
+        features = Path(os.environ.get("TIAOKUAI_FEATURES") or DEFAULT_FEATURES)
+        cucumber = Path(os.environ.get("TIAOKUAI_CUCUMBER") or DEFAULT_CUCUMBER)
+        return cls(Path(policy), url, features, cucumber)

@@ -1,0 +1,342 @@
+"""The HTML pages: the list, clause pages, the playground, the policy diff and the report.
+
+Pages are server-rendered and work without JavaScript (plain GET and POST forms). Bad
+input on a page is shown on the page with a 4xx status, in the words of the API's error
+codes, never as a 500.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from api.deps import RuntimeDep, today
+from api.web import gherkin
+from api.web.clauses import clause_view, suggest_clause
+from api.web.decisions import recent_decisions
+from api.web.diff import diff_page
+from api.web.render import list_document, list_rows, render, stylesheet
+from engine.decision import Case
+from engine.errors import CaseError
+from engine.model import AttributeType, Matter
+from engine.policy import Policy
+from engine.runtime import Runtime
+from engine.sheet import export_csv, export_xlsx
+from engine.validate import suggest
+
+router = APIRouter(include_in_schema=False)
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@dataclass(frozen=True)
+class PageError:
+    code: str
+    message: str
+    field: str | None = None
+    hint: str | None = None
+
+
+def _settings_path(request: Request, name: str) -> Path | None:
+    value = getattr(request.app.state.settings, name, None)
+    return Path(value) if value is not None else None
+
+
+def _page(template: str, status: int = 200, **context: Any) -> HTMLResponse:
+    return HTMLResponse(render(template, **context), status_code=status)
+
+
+@router.get("/")
+def home() -> RedirectResponse:
+    return RedirectResponse("/list", status_code=307)
+
+
+@router.get("/static/tiaokuai.css")
+def css() -> Response:
+    return Response(stylesheet(), media_type="text/css", headers={"Cache-Control": "max-age=300"})
+
+
+# --- the list ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    q: str | None
+    domain: str | None
+    township: str | None
+    as_of: date | None
+
+
+def _list_query(request: Request, policy: Policy) -> tuple[ListQuery, PageError | None]:
+    params = request.query_params
+    q = (params.get("q") or "").strip()[:100] or None
+    domain = params.get("domain") or None
+    township = params.get("township") or None
+    raw_day = params.get("as_of")
+    day: date | None = None
+    error = None
+    if raw_day is None:
+        day = today()
+    elif raw_day:
+        try:
+            day = date.fromisoformat(raw_day)
+        except ValueError:
+            error = PageError("invalid_date", f"`{raw_day}` is not a date", "as_of", "use YYYY-MM-DD")
+    domains = [d.id for d in policy.manifest.domains]
+    if domain is not None and domain not in domains:
+        error = PageError("unknown_domain", f"unknown domain `{domain}`", "domain", suggest(domain, domains))
+        domain = None
+    townships = [t.id for t in policy.townships()]
+    if township is not None and township not in townships:
+        error = PageError("unknown_township", f"unknown township `{township}`", "township", suggest(township, townships))
+        township = None
+    return ListQuery(q, domain, township, day), error
+
+
+def _text_matches(policy: Policy, matter: Matter, q: str) -> bool:
+    needle = q.casefold()
+    orgs = [policy.organizations[r].name for r in (matter.lead, *matter.supports) if r in policy.organizations]
+    haystack = (
+        matter.id, matter.name, matter.name_en or "", *matter.aliases, *matter.township_duties,
+        *matter.department_duties, *(b.document for b in matter.basis), *orgs,
+    )  # fmt: skip
+    return any(needle in field.casefold() for field in haystack)
+
+
+def filter_matters(policy: Policy, query: ListQuery) -> list[Matter]:
+    return [
+        m
+        for m in policy.matters.values()
+        if (query.domain is None or m.domain == query.domain)
+        and (query.as_of is None or m.in_force(query.as_of))
+        and (query.q is None or _text_matches(policy, m, query.q))
+    ]
+
+
+def _township_view(runtime: Runtime, rows: list[dict[str, Any]], township: str, day: date) -> None:
+    """Replace each row's lead and supports by what the engine decides for that township."""
+    for row in rows:
+        try:
+            decision = runtime.decide(Case(township=township, matter=row["id"], as_of=day))
+        except CaseError:
+            continue
+        if decision.outcome == "dispatch":
+            continue
+        row["lead"] = decision.lead.name
+        row["supports"] = [s.name for s in decision.supports]
+        if decision.rule.id != row["id"]:
+            row["lead_note"] = decision.rule.id
+
+
+@router.get("/list", response_class=HTMLResponse)
+def list_page(request: Request, runtime: RuntimeDep) -> HTMLResponse:
+    """The responsibility list as a table, filtered by text, domain, township and date."""
+    policy = runtime.policy
+    query, error = _list_query(request, policy)
+    matters = filter_matters(policy, query)
+    rows = list_rows(policy, matters)
+    township = policy.organizations[query.township] if query.township else None
+    decided_on = query.as_of or today()
+    if township is not None:
+        _township_view(runtime, rows, township.id, decided_on)
+    params = {k: v for k, v in (("q", query.q), ("domain", query.domain), ("as_of", query.as_of.isoformat() if query.as_of else "")) if v is not None}
+    return _page(
+        "list.html",
+        422 if error else 200,
+        nav="list",
+        policy=policy,
+        rows=rows,
+        total=len(policy.matters),
+        q=query.q,
+        domain=query.domain,
+        township=township,
+        townships=policy.townships(),
+        as_of=query.as_of,
+        decided_on=decided_on,
+        query="?" + urlencode(params) if params else "",
+        error=error,
+    )
+
+
+@router.get("/list.xlsx")
+def list_xlsx(request: Request, runtime: RuntimeDep) -> Response:
+    policy = runtime.policy
+    query, _ = _list_query(request, policy)
+    buffer = io.BytesIO()
+    export_xlsx(policy, buffer, query.as_of, filter_matters(policy, query))
+    name = f"{policy.id}-{policy.version}-list.xlsx"
+    return Response(buffer.getvalue(), media_type=XLSX, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@router.get("/list.csv")
+def list_csv(request: Request, runtime: RuntimeDep) -> Response:
+    policy = runtime.policy
+    query, _ = _list_query(request, policy)
+    buffer = io.StringIO()
+    export_csv(policy, buffer, query.as_of, filter_matters(policy, query))
+    name = f"{policy.id}-{policy.version}-list.csv"
+    body = "\ufeff" + buffer.getvalue()  # BOM: Excel then reads the Chinese text as UTF-8
+    return Response(body.encode("utf-8"), media_type="text/csv; charset=utf-8", headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@router.get("/list.html", response_class=HTMLResponse)
+def list_html(request: Request, runtime: RuntimeDep) -> HTMLResponse:
+    policy = runtime.policy
+    query, _ = _list_query(request, policy)
+    return HTMLResponse(list_document(policy, filter_matters(policy, query), query.as_of))
+
+
+# --- clause pages ------------------------------------------------------------------
+
+
+def load_scenarios(request: Request) -> tuple[list[gherkin.Feature], str | None]:
+    """The features with the last run's results attached, and where the results came from."""
+    features = gherkin.load_features(_settings_path(request, "features_dir") or Path("features"))
+    path = _settings_path(request, "cucumber_json")
+    cucumber = gherkin.read_cucumber(path)
+    gherkin.attach_results(features, cucumber)
+    return features, str(path) if cucumber is not None and path is not None else None
+
+
+@router.get("/clauses/{clause_id}", response_class=HTMLResponse)
+def clause_page(request: Request, runtime: RuntimeDep, clause_id: str) -> HTMLResponse:
+    """A matter, rule or delegation: its text, basis, scenarios and recent decisions."""
+    policy = runtime.policy
+    view = clause_view(policy, clause_id)
+    if view is None:
+        hint = suggest_clause(policy, clause_id)
+        return _page("not_found.html", 404, policy=policy, code="unknown_clause", message=f"unknown clause `{clause_id}`", hint=hint)
+    features, source = load_scenarios(request)
+    decisions, note = recent_decisions(request, clause_id)
+    return _page(
+        "clause.html",
+        policy=policy,
+        clause=view,
+        scenarios=gherkin.by_clause(features).get(clause_id, []),
+        results_from=source,
+        decisions=decisions,
+        decisions_note=note,
+    )
+
+
+# --- who leads this case -----------------------------------------------------------
+
+
+@dataclass
+class CaseForm:
+    matter: str = ""
+    township: str = ""
+    as_of: str = ""
+    attributes: dict[str, str] | None = None
+
+
+def _form_from(values: Any, policy: Policy) -> CaseForm:
+    townships = policy.townships()
+    return CaseForm(
+        matter=str(values.get("matter") or ""),
+        township=str(values.get("township") or (townships[0].id if townships else "")),
+        as_of=str(values.get("as_of") or today().isoformat()),
+        attributes={k[5:]: str(v) for k, v in values.items() if k.startswith("attr.") and str(v) != ""},
+    )
+
+
+def _case_of(form: CaseForm, policy: Policy) -> Case:
+    """The form as an engine case; raises CaseError for values the form cannot carry."""
+    try:
+        day = date.fromisoformat(form.as_of)
+    except ValueError:
+        raise CaseError("invalid_date", f"`{form.as_of}` is not a date", "as_of", "use YYYY-MM-DD") from None
+    attributes: dict[str, Any] = {}
+    for key, raw in (form.attributes or {}).items():
+        attr = policy.attributes.get(key)
+        value: Any = raw
+        if attr is not None and attr.type is AttributeType.bool:
+            if raw not in ("true", "false"):
+                raise CaseError("wrong_type", f"`{key}` must be true or false", f"attributes.{key}")
+            value = raw == "true"
+        elif attr is not None and attr.type in (AttributeType.int, AttributeType.number):
+            try:
+                number = float(raw)
+            except ValueError:
+                raise CaseError("wrong_type", f"`{key}` must be a number", f"attributes.{key}") from None
+            value = int(number) if number.is_integer() else number
+        attributes[key] = value
+    return Case(township=form.township, matter=form.matter or None, attributes=attributes, as_of=day)
+
+
+def _playground(policy: Policy, form: CaseForm, decision: dict[str, Any] | None = None, error: PageError | None = None) -> HTMLResponse:
+    return _page(
+        "playground.html",
+        422 if error else 200,
+        nav="playground",
+        policy=policy,
+        form=form,
+        matters=list(policy.matters.values()),
+        townships=policy.townships(),
+        attributes=list(policy.attributes.values()),
+        labels=dict(policy.manifest.time_limit_labels),
+        decision=decision,
+        error=error,
+    )
+
+
+@router.get("/playground", response_class=HTMLResponse)
+def playground(request: Request, runtime: RuntimeDep) -> HTMLResponse:
+    """The case form, prefilled from the query string (e.g. `?matter=WAT-01`)."""
+    return _playground(runtime.policy, _form_from(request.query_params, runtime.policy))
+
+
+@router.post("/playground", response_class=HTMLResponse)
+async def playground_decide(request: Request, runtime: RuntimeDep) -> HTMLResponse:
+    """Decide the case in the form with the real engine and show the decision and its reasons."""
+    policy = runtime.policy
+    form = _form_from(await request.form(), policy)
+    try:
+        decision = runtime.decide(_case_of(form, policy))
+    except CaseError as exc:
+        return _playground(policy, form, error=PageError(exc.code, exc.message, exc.field, exc.hint))
+    return _playground(policy, form, decision=decision.to_dict())
+
+
+# --- policy diff and report --------------------------------------------------------
+
+
+@router.get("/diff", response_class=HTMLResponse)
+def diff(request: Request, runtime: RuntimeDep) -> HTMLResponse:
+    """The impact of a policy change: clauses changed and the decisions that would change."""
+    status, context = diff_page(request, runtime)
+    return _page("diff.html", status, nav="diff", policy=runtime.policy, **context)
+
+
+def report_context(policy: Policy, features: list[gherkin.Feature], source: str | None) -> dict[str, Any]:
+    """What the report shows: every feature, the status counts and each clause's scenarios."""
+    index = gherkin.by_clause(features)
+    clauses = [(m.id, m.name, "matter") for m in policy.matters.values()]
+    clauses += [(r.id, r.title, r.kind.value) for r in policy.rules]
+    source_time = None
+    if source and Path(source).is_file():
+        source_time = datetime.fromtimestamp(Path(source).stat().st_mtime).astimezone().isoformat(timespec="seconds")
+    return {
+        "features": features,
+        "counts": gherkin.summary(features),
+        "total": sum(len(f.scenarios) for f in features),
+        "clauses": [
+            {"id": i, "title": t, "kind": k, "scenarios": index.get(i, []), "status": gherkin.worst(s.status for s in index.get(i, []))}
+            for i, t, k in clauses
+        ],
+        "source": source,
+        "source_time": source_time,
+    }
+
+
+@router.get("/report", response_class=HTMLResponse)
+def report(request: Request, runtime: RuntimeDep) -> HTMLResponse:
+    """The Gherkin report for auditors: features, their last results, clause by clause."""
+    features, source = load_scenarios(request)
+    return _page("report.html", nav="report", policy=runtime.policy, clause_links=True, **report_context(runtime.policy, features, source))
