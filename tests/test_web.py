@@ -1,0 +1,137 @@
+"""The HTML pages through the ASGI app: filters, clause pages, the playground, downloads, errors."""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import date
+from pathlib import Path
+
+import openpyxl
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.settings import Settings
+from engine.runtime import Runtime
+from engine.sheet import HEADER_ROW, LIST_SHEET
+from tests.conftest import ROOT, SEED_POLICY
+
+
+@pytest.fixture(scope="module")
+def web(seed_runtime: Runtime, tmp_path_factory: pytest.TempPathFactory) -> TestClient:
+    tmp = tmp_path_factory.mktemp("web")
+    settings = Settings(SEED_POLICY, f"sqlite:///{tmp / 'log.sqlite3'}", ROOT / "features", tmp / "absent.json")
+    return TestClient(create_app(settings, runtime=seed_runtime))
+
+
+def ids_in(page: str) -> list[str]:
+    return re.findall(r'<tr data-id="([^"]+)">', page)
+
+
+def test_list_shows_every_matter_in_force_in_official_columns(web: TestClient, seed_runtime: Runtime) -> None:
+    response = web.get("/list", params={"as_of": "2026-11-01"})
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/html")
+    page = response.text
+    for header in ("序号", "事项名称", "领域", "主体责任", "乡镇(街道)职责", "县级部门职责", "牵头部门", "配合部门", "依据", "时限"):
+        assert f"<th>{header}</th>" in page
+    expected = [m.id for m in seed_runtime.policy.matters.values() if m.in_force(date(2026, 11, 1))]
+    assert sorted(ids_in(page)) == sorted(expected)
+
+
+def test_list_filters_by_domain_and_text(web: TestClient, seed_runtime: Runtime) -> None:
+    water = [m.id for m in seed_runtime.policy.matters.values() if m.domain == "water"]
+    assert sorted(ids_in(web.get("/list", params={"domain": "water", "as_of": ""}).text)) == sorted(water)
+    by_alias = ids_in(web.get("/list", params={"q": "盗采河砂", "as_of": ""}).text)
+    assert by_alias == ["WAT-01"]
+    assert ids_in(web.get("/list", params={"q": "不存在的事项xyz"}).text) == []
+
+
+def test_township_view_shows_the_engines_lead_for_that_township(web: TestClient) -> None:
+    # LND-02 (农村违法建房): 莲花镇 holds delegated powers, so its own team leads there.
+    delegated = web.get("/list", params={"township": "lianhua", "q": "LND-02", "as_of": "2026-11-01"}).text
+    assert re.search(r'class="lead">莲花镇综合行政执法队<br><span class="muted"><a href="/clauses/DEL-BUILD-TEAM">', delegated)
+    plain = web.get("/list", params={"q": "LND-02", "as_of": "2026-11-01"}).text
+    assert 'class="lead">衢江区综合行政执法局' in plain
+
+
+def test_bad_filters_are_shown_on_the_page_with_4xx(web: TestClient) -> None:
+    response = web.get("/list", params={"domain": "watr"})
+    assert response.status_code == 422
+    assert 'data-code="unknown_domain"' in response.text and "did you mean `water`?" in response.text
+    response = web.get("/list", params={"as_of": "2026-13-40"})
+    assert response.status_code == 422 and 'data-code="invalid_date"' in response.text
+    response = web.get("/list", params={"township": "gaojiazhen"})
+    assert response.status_code == 422 and "did you mean `gaojia`?" in response.text
+
+
+def test_matter_clause_page(web: TestClient) -> None:
+    page = web.get("/clauses/WAT-01").text
+    assert '<h1 id="clause-title">河道非法采砂</h1>' in page
+    assert "《中华人民共和国水法》" in page and "第三十九条" in page
+    assert "matters/water.yaml:2" in page
+    for rule in ("YJS-SAND-RIVER", "YJS-SAND-FARMLAND", "ESC-SEVERE"):
+        assert f'href="/clauses/{rule}"' in page
+    assert 'id="s-water-' in page  # the scenario tagged @rule:WAT-01
+    assert "尚无" in page  # no cucumber JSON configured: no results claimed
+
+
+def test_rule_clause_page_shows_conditions_and_outcome(web: TestClient) -> None:
+    page = web.get("/clauses/YJS-SAND-FARMLAND").text
+    assert "现场类型</td><td>属于 {耕地、林地}" in page
+    assert "事项</td><td>= WAT-01 河道非法采砂" in page
+    assert "牵头单位</th><td>衢州市自然资源和规划局衢江分局" in page
+    assert "优先级</th><td>10" in page
+
+
+def test_unknown_clause_is_a_404_page_with_a_hint(web: TestClient) -> None:
+    response = web.get("/clauses/WAT-1")
+    assert response.status_code == 404
+    assert "unknown clause `WAT-1`" in response.text and "did you mean" in response.text
+
+
+def test_playground_decides_with_the_engine(web: TestClient) -> None:
+    form = {"matter": "WAT-01", "township": "gaojia", "as_of": "2026-11-01", "attr.site_type": "river", "attr.severity": ""}
+    page = web.post("/playground", data=form).text
+    assert 'id="lead" data-id="qj-water"' in page
+    assert 'id="rule" data-id="YJS-SAND-RIVER"' in page
+    assert '<tr data-rule="WAT-01" data-result="lost">' in page
+    escalated = web.post("/playground", data={**form, "attr.severity": "4"}).text
+    assert 'id="rule" data-id="ESC-SEVERE"' in escalated
+
+
+def test_playground_shows_case_errors_with_4xx(web: TestClient) -> None:
+    response = web.post("/playground", data={"matter": "WAT-01", "township": "gaojia", "as_of": "2026-11-01", "attr.severity": "很严重"})
+    assert response.status_code == 422 and 'data-code="wrong_type"' in response.text
+    response = web.post("/playground", data={"matter": "WAT-01", "township": "gaojia", "as_of": "2026-11-01", "attr.severity": "9"})
+    assert response.status_code == 422 and 'data-code="value_out_of_range"' in response.text
+    response = web.post("/playground", data={"township": "gaojia", "as_of": "yesterday"})
+    assert response.status_code == 422 and 'data-code="invalid_date"' in response.text
+
+
+def test_downloads(web: TestClient, seed_runtime: Runtime) -> None:
+    xlsx = web.get("/list.xlsx", params={"as_of": ""})
+    assert xlsx.status_code == 200 and "attachment" in xlsx.headers["content-disposition"]
+    ws = openpyxl.load_workbook(io.BytesIO(xlsx.content))[LIST_SHEET]
+    assert ws.max_row - HEADER_ROW == len(seed_runtime.policy.matters)
+    csv = web.get("/list.csv", params={"domain": "water", "as_of": ""})
+    assert csv.content.startswith(b"\xef\xbb\xbf") and csv.text.count("WAT-0") >= 2
+    assert "<style>" in web.get("/list.html").text
+
+
+def test_report_page_without_results(web: TestClient) -> None:
+    page = web.get("/report").text
+    assert "尚无运行结果" in page
+    assert '<tr data-id="YJS-SAND-RIVER" data-status="not run">' in page
+
+
+def test_static_css_and_home(web: TestClient) -> None:
+    assert web.get("/static/tiaokuai.css").headers["content-type"].startswith("text/css")
+    response = web.get("/", follow_redirects=False)
+    assert response.status_code == 307 and response.headers["location"] == "/list"
+
+
+def test_settings_default_to_the_repository(tmp_path: Path) -> None:
+    settings = Settings.from_env(SEED_POLICY, f"sqlite:///{tmp_path / 'x.sqlite3'}")
+    assert settings.features_dir == ROOT / "features"
+    assert settings.cucumber_json == ROOT / "out" / "cucumber.json"
