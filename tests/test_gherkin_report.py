@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from api.cli import app
 from api.web import gherkin
+from api.web.clauses import criteria
 from engine.runtime import Runtime
 from tests.conftest import ROOT, SEED_POLICY
 
@@ -125,7 +126,7 @@ def test_report_command_renders_the_run(demo_run: tuple[Path, Path], tmp_path: P
 
 def test_every_clause_tag_in_the_features_names_a_clause(seed_runtime: Runtime) -> None:
     policy = seed_runtime.policy
-    known = set(policy.matters) | set(policy.rules_by_id) | {g.id for g in policy.delegations}
+    known = set(policy.matters) | set(policy.rules_by_id) | {g.id for g in policy.delegations} | {c.id for c in criteria(policy)}
     features = gherkin.load_features(ROOT / "features")
     assert features and not [f.uri for f in features if f.error]
     tagged = set(gherkin.by_clause(features))

@@ -135,3 +135,11 @@ def test_settings_default_to_the_repository(tmp_path: Path) -> None:
     settings = Settings.from_env(SEED_POLICY, f"sqlite:///{tmp_path / 'x.sqlite3'}")
     assert settings.features_dir == ROOT / "features"
     assert settings.cucumber_json == ROOT / "out" / "cucumber.json"
+
+
+def test_grid_criterion_has_a_clause_page_with_its_scenarios(web: TestClient) -> None:
+    page = web.get("/clauses/GA-02").text
+    assert '<h1 id="clause-title">须属于网格职责范围</h1>' in page
+    assert "任务类型属于网格职责范围</td><td>= 否" in page
+    assert "不予准入" in page
+    assert 'href="/clauses/GA-02">@criterion:GA-02</a>' in page

@@ -10,8 +10,19 @@ from typing import Any
 
 from api.web.render import validity
 from engine.decide import TIER_ZH
+from engine.grid import FACTS, grid_of
 from engine.listing import PROVENANCE_LABELS, RESPONSIBILITY_LABELS, Listing, render_limit
-from engine.model import Basis, Comparison, Delegation, Matter, Provenance, Responsibility, Rule, RuleKind
+from engine.model import (
+    Basis,
+    Comparison,
+    Delegation,
+    GridCriterion,
+    Matter,
+    Provenance,
+    Responsibility,
+    Rule,
+    RuleKind,
+)
 from engine.policy import Policy
 from engine.validate import suggest
 
@@ -243,8 +254,49 @@ def dispatch_view(policy: Policy) -> ClauseView:
     )
 
 
+SEVERITY_ZH = {"reject": "不予准入", "return": "退回修改", "note": "提示"}
+
+
+def criterion_view(policy: Policy, criterion: GridCriterion) -> ClauseView:
+    """A grid admission criterion (事务进网格准入审查标准): what it tests and what it finds."""
+    where = policy.where("grid_criteria", criterion.id)
+    conditions = []
+    for key, test in criterion.tests().items():
+        op, value = test.operator
+        shown = "、".join(_fact_value(v) for v in value) if isinstance(value, tuple) else _fact_value(value)
+        label = FACTS[key].label if key in FACTS else key
+        conditions.append((label, f"{OPERATOR_ZH[op]} {{{shown}}}" if isinstance(value, tuple) else f"{OPERATOR_ZH[op]} {shown}"))
+    facts: list[tuple[str, Any]] = [
+        ("结论", SEVERITY_ZH.get(criterion.severity.value, criterion.severity.value)),
+        ("提示语", criterion.message),
+        ("来源", f"{PROVENANCE_LABELS[Provenance(criterion.provenance)]}{': ' + criterion.source if criterion.source else ''}"),
+    ]
+    return ClauseView(
+        id=criterion.id,
+        title=criterion.title,
+        title_en=criterion.title_en,
+        kind="criterion",
+        basis=criterion.basis,
+        validity=validity(criterion),
+        location=f"{where.file}:{where.line}" if where.line else where.file,
+        facts=facts,
+        conditions=conditions,
+    )
+
+
+def _fact_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    return str(value)
+
+
+def criteria(policy: Policy) -> tuple[GridCriterion, ...]:
+    grid = grid_of(policy)
+    return grid.criteria if grid is not None else ()
+
+
 def clause_view(policy: Policy, clause_id: str) -> ClauseView | None:
-    """The view of a matter, rule or delegation id (or `dispatch`); None when unknown."""
+    """The view of a matter, rule, delegation or grid criterion id (or `dispatch`); None when unknown."""
     if clause_id in policy.matters:
         return matter_view(policy, policy.matters[clause_id])
     if clause_id in policy.rules_by_id:
@@ -254,9 +306,12 @@ def clause_view(policy: Policy, clause_id: str) -> ClauseView | None:
         return delegation_view(policy, grant)
     if clause_id == "dispatch":
         return dispatch_view(policy)
+    criterion = next((c for c in criteria(policy) if c.id == clause_id), None)
+    if criterion is not None:
+        return criterion_view(policy, criterion)
     return None
 
 
 def suggest_clause(policy: Policy, clause_id: str) -> str | None:
-    known = [*policy.matters, *policy.rules_by_id, *(g.id for g in policy.delegations)]
+    known = [*policy.matters, *policy.rules_by_id, *(g.id for g in policy.delegations), *(c.id for c in criteria(policy))]
     return suggest(clause_id, known)

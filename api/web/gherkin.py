@@ -3,8 +3,8 @@
 `load_features(dir)` parses every `*.feature` with the official Gherkin parser (the one
 pytest-bdd uses) and `attach_results(features, cucumber_json)` adds the last run's outcome
 from the cucumber JSON that `make test` writes (`--cucumberjson=out/cucumber.json`).
-A scenario exercises a clause when it carries the tag `@rule:ID` (on the scenario, its
-`规则:` block, its feature or an `例子:` table).
+A scenario exercises a clause when it carries the tag `@rule:ID` or `@criterion:ID` (on
+the scenario, its `规则:` block, its feature or an `例子:` table).
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from typing import Any
 from gherkin.errors import CompositeParserException
 from gherkin.parser import Parser
 
-RULE_TAG = "rule:"
+# Tags that name the clause a scenario exercises: lead rules and matters, grid criteria.
+CLAUSE_TAGS = ("rule:", "criterion:")
 # The order in which a group of runs reports: the worst status wins.
 SEVERITY = ("failed", "undefined", "pending", "skipped", "not run", "passed")
 STATUS_ZH = {
@@ -86,10 +87,8 @@ class Scenario:
 
     @property
     def clause_ids(self) -> list[str]:
-        ids = [t[len(RULE_TAG) :] for t in self.tags if t.startswith(RULE_TAG)]
-        for table in self.examples:
-            ids += [t[len(RULE_TAG) :] for t in table.tags if t.startswith(RULE_TAG)]
-        return list(dict.fromkeys(ids))
+        tags = [*self.tags, *(t for table in self.examples for t in table.tags)]
+        return list(dict.fromkeys(clause_of(t) for t in tags if clause_of(t)))
 
     @property
     def status(self) -> str:
@@ -125,6 +124,12 @@ class Feature:
         for scenario in self.scenarios:
             out[scenario.status] += 1
         return out
+
+
+def clause_of(tag: str) -> str:
+    """The clause id a tag names (`rule:WAT-01` → `WAT-01`), or "" for other tags."""
+    prefix = next((p for p in CLAUSE_TAGS if tag.startswith(p)), None)
+    return tag[len(prefix) :] if prefix else ""
 
 
 def worst(statuses: Any) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from api.web.gherkin import STATUS_ZH
+from api.web.gherkin import STATUS_ZH, clause_of
 from engine import ENGINE_VERSION
 from engine.decide import TIER_ZH
 from engine.listing import PROVENANCE_LABELS, RESPONSIBILITY_LABELS, Listing, render_limit
@@ -36,7 +36,14 @@ RESULT_ZH = {
     "dispatch": "兜底",
     "note": "说明",
 }
-KIND_ZH = {**TIER_ZH, "amendment": "附加规则", "matter": "清单事项", "delegation_grant": "赋权", "dispatch": "兜底派单"}
+KIND_ZH = {
+    **TIER_ZH,
+    "amendment": "附加规则",
+    "matter": "清单事项",
+    "delegation_grant": "赋权",
+    "dispatch": "兜底派单",
+    "criterion": "网格准入标准",
+}
 
 
 @cache
@@ -53,6 +60,7 @@ def environment() -> Environment:
         RESULT_ZH=RESULT_ZH,
         KIND_ZH=KIND_ZH,
         STATUS_ZH=STATUS_ZH,
+        clause_of=clause_of,
         ENGINE_VERSION=ENGINE_VERSION,
         RESPONSIBILITY_LABELS={r.value: label for r, label in RESPONSIBILITY_LABELS.items()},
         PROVENANCE_LABELS={p.value: label for p, label in PROVENANCE_LABELS.items()},

@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.deps import RuntimeDep, today
 from api.web import gherkin
-from api.web.clauses import clause_view, suggest_clause
+from api.web.clauses import clause_view, criteria, suggest_clause
 from api.web.decisions import recent_decisions
 from api.web.diff import diff_page
 from api.web.render import list_document, list_rows, render, stylesheet
@@ -319,6 +319,7 @@ def report_context(policy: Policy, features: list[gherkin.Feature], source: str 
     index = gherkin.by_clause(features)
     clauses = [(m.id, m.name, "matter") for m in policy.matters.values()]
     clauses += [(r.id, r.title, r.kind.value) for r in policy.rules]
+    clauses += [(c.id, c.title, "criterion") for c in criteria(policy)]
     source_time = None
     if source and Path(source).is_file():
         source_time = datetime.fromtimestamp(Path(source).stat().st_mtime).astimezone().isoformat(timespec="seconds")
