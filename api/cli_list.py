@@ -70,8 +70,9 @@ def export(
         _write_text(buffer.getvalue(), out, bom=True)
     else:
         from api.web.render import list_document
+        from api.web.routes import by_domain
 
-        matters = matters_in_force(loaded, day)
+        matters = by_domain(loaded, matters_in_force(loaded, day))
         count = len(matters)
         _write_text(list_document(loaded, matters, day), out, bom=False)
     if out is not None:

@@ -66,7 +66,7 @@ def edited_policy(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def server(seed_runtime: Runtime, cucumber: Path, edited_policy: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """uvicorn serving the app on 127.0.0.1 at a free port; the active policy is the seed."""
     db = tmp_path_factory.mktemp("db") / "log.sqlite3"
-    app = create_app(Settings(edited_policy, f"sqlite:///{db}", ROOT / "features", cucumber), runtime=seed_runtime)
+    app = create_app(Settings(edited_policy, f"sqlite:///{db}", features_dir=ROOT / "features", cucumber_json=cucumber), runtime=seed_runtime)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]

@@ -21,7 +21,7 @@ from tests.conftest import ROOT, SEED_POLICY
 @pytest.fixture(scope="module")
 def web(seed_runtime: Runtime, tmp_path_factory: pytest.TempPathFactory) -> TestClient:
     tmp = tmp_path_factory.mktemp("web")
-    settings = Settings(SEED_POLICY, f"sqlite:///{tmp / 'log.sqlite3'}", ROOT / "features", tmp / "absent.json")
+    settings = Settings(SEED_POLICY, f"sqlite:///{tmp / 'log.sqlite3'}", features_dir=ROOT / "features", cucumber_json=tmp / "absent.json")
     return TestClient(create_app(settings, runtime=seed_runtime))
 
 

@@ -110,6 +110,7 @@ def _text_matches(policy: Policy, matter: Matter, q: str) -> bool:
 
 
 def filter_matters(policy: Policy, query: ListQuery) -> list[Matter]:
+    """The matters the query selects, in the policy's order."""
     return [
         m
         for m in policy.matters.values()
@@ -117,6 +118,12 @@ def filter_matters(policy: Policy, query: ListQuery) -> list[Matter]:
         and (query.as_of is None or m.in_force(query.as_of))
         and (query.q is None or _text_matches(policy, m, query.q))
     ]
+
+
+def by_domain(policy: Policy, matters: list[Matter]) -> list[Matter]:
+    """Grouped by domain in the manifest's order, as published lists are (stable within a domain)."""
+    order = {d.id: n for n, d in enumerate(policy.manifest.domains)}
+    return sorted(matters, key=lambda m: order.get(m.domain, len(order)))
 
 
 def _township_view(runtime: Runtime, rows: list[dict[str, Any]], township: str, day: date) -> None:
@@ -139,7 +146,7 @@ def list_page(request: Request, runtime: RuntimeDep) -> HTMLResponse:
     """The responsibility list as a table, filtered by text, domain, township and date."""
     policy = runtime.policy
     query, error = _list_query(request, policy)
-    matters = filter_matters(policy, query)
+    matters = by_domain(policy, filter_matters(policy, query))
     rows = list_rows(policy, matters)
     township = policy.organizations[query.township] if query.township else None
     decided_on = query.as_of or today()
@@ -189,7 +196,7 @@ def list_csv(request: Request, runtime: RuntimeDep) -> Response:
 def list_html(request: Request, runtime: RuntimeDep) -> HTMLResponse:
     policy = runtime.policy
     query, _ = _list_query(request, policy)
-    return HTMLResponse(list_document(policy, filter_matters(policy, query), query.as_of))
+    return HTMLResponse(list_document(policy, by_domain(policy, filter_matters(policy, query)), query.as_of))
 
 
 # --- clause pages ------------------------------------------------------------------
