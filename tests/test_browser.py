@@ -7,7 +7,6 @@ page it checked under out/screenshots/.
 
 from __future__ import annotations
 
-import shutil
 import socket
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from api.app import create_app
 from api.settings import Settings
 from engine.runtime import Runtime
 from tests.conftest import ROOT, SEED_POLICY
+from tests.policy_edit import copy_with_edit
 
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = [
@@ -53,13 +53,7 @@ def cucumber(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def edited_policy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The seed policy as an author left it on disk: WAT-02 now led by the enforcement bureau."""
-    target = tmp_path_factory.mktemp("disk") / "policy"
-    shutil.copytree(SEED_POLICY, target)
-    water = target / "matters" / "water.yaml"
-    text = water.read_text(encoding="utf-8")
-    head, sep, tail = text.partition("  - id: WAT-02")
-    water.write_text(head + sep + tail.replace("lead: qj-water", "lead: qj-enforce", 1), encoding="utf-8")
-    return target
+    return copy_with_edit(SEED_POLICY, tmp_path_factory.mktemp("disk") / "policy", "matters", "WAT-02", lead="qj-enforce")
 
 
 @pytest.fixture(scope="module")

@@ -191,13 +191,17 @@ def test_a_new_row_needs_an_id_and_gets_a_hint(exported: Path, tmp_path: Path) -
     wb.save(exported)
     with pytest.raises(SheetError) as exc:
         import_sheet(exported, tmp_path / "p", SEED_POLICY)
-    assert [e.render() for e in exc.value.errors] == [f"row {new}, column 事项编号 (K): a matter needs an id (for example `WAT-03`)"]
-    ws.cell(new, _column(ws, "事项编号")).value = "WAT-03"
+    (error,) = exc.value.errors
+    rendered = error.render()
+    assert rendered.startswith(f"row {new}, column 事项编号 (K): a matter needs an id (for example `WAT-")
+    suggested = rendered.split("`")[1]
+    assert suggested not in load_policy(SEED_POLICY).matters
+    ws.cell(new, _column(ws, "事项编号")).value = suggested
     wb.save(exported)
     import_sheet(exported, tmp_path / "p", SEED_POLICY)
-    added = load_policy(tmp_path / "p").matters["WAT-03"]
+    added = load_policy(tmp_path / "p").matters[suggested]
     assert added.lead == "qj-water" and added.township_duties == ("巡河发现", "报告")
-    assert "WAT-03" in (tmp_path / "p" / "matters" / "water.yaml").read_text(encoding="utf-8")
+    assert f"id: {suggested}" in (tmp_path / "p" / "matters" / "water.yaml").read_text(encoding="utf-8")
 
 
 def test_export_html_is_one_standalone_page(tmp_path: Path) -> None:
