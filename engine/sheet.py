@@ -553,6 +553,8 @@ def import_sheet(sheet: Path, out: Path, base_dir: Path, normalize: bool = False
     report.warnings += [f"ignored column `{label}`" for label in ignored]
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.import-", dir=out.parent))
+    # mkdtemp makes a private (0700) directory; the policy keeps its base's permissions.
+    os.chmod(staging, (out if out.exists() else base_dir).stat().st_mode & 0o7777)
     try:
         _write_tree(staging, files, base_dir)
         try:

@@ -162,6 +162,7 @@ def test_in_place_import_updates_the_policy(exported: Path, tmp_path: Path) -> N
     assert result.exit_code == 0, result.output
     assert load_policy(target).matters["WAT-02"].aliases[-1] == "乱占河道"
     assert (target / "schema" / "policy.schema.json").is_file()  # non-YAML files stay
+    assert target.stat().st_mode == SEED_POLICY.stat().st_mode  # and so do the directory's permissions
     assert sorted(p.name for p in tmp_path.iterdir()) == ["list.xlsx", "policy"]
 
 
