@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -138,3 +139,19 @@ def test_a_broken_feature_file_is_reported_not_raised(tmp_path: Path) -> None:
     (feature,) = gherkin.load_features(tmp_path)
     assert feature.error is not None and "unexpected end of file" in feature.error
     assert feature.scenarios == []
+
+
+def test_parsed_features_are_reused_until_a_file_changes(demo_run: tuple[Path, Path], tmp_path: Path) -> None:
+    shutil.copytree(demo_run[0], tmp_path / "features")
+    cucumber = tmp_path / "cucumber.json"
+    shutil.copy(demo_run[1], cucumber)
+    first, found = gherkin.features_with_results(tmp_path / "features", cucumber)
+    again, _ = gherkin.features_with_results(tmp_path / "features", cucumber)
+    assert found and again is first
+    feature = tmp_path / "features" / "demo.feature"
+    feature.write_text(feature.read_text(encoding="utf-8").replace("场景: 加一得二", "场景: 一加一"), encoding="utf-8")
+    changed, _ = gherkin.features_with_results(tmp_path / "features", cucumber)
+    assert changed is not first and changed[0].scenarios[0].name == "一加一"
+    cucumber.unlink()
+    gone, found = gherkin.features_with_results(tmp_path / "features", cucumber)
+    assert not found and gone[0].scenarios[0].status == "not run"

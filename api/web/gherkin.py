@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -285,6 +286,36 @@ def attach_results(features: list[Feature], cucumber: list[dict[str, Any]] | Non
             flat = iter(statuses + ["not run"] * (len(rows) - len(statuses)))
             for table in scenario.examples:
                 table.statuses = [next(flat) for _ in table.rows]
+
+
+_cache: dict[tuple[str, str], tuple[tuple[object, ...], list[Feature], bool]] = {}
+_cache_lock = threading.Lock()
+
+
+def _signature(root: Path, cucumber: Path | None) -> tuple[object, ...]:
+    paths = sorted(root.rglob("*.feature")) if root.is_dir() else []
+    if cucumber is not None:
+        paths.append(cucumber)
+    return tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in paths if p.is_file())
+
+
+def features_with_results(root: Path, cucumber: Path | None) -> tuple[list[Feature], bool]:
+    """The features under `root` with the last run's results attached, and whether there were any.
+
+    Parsed once per change of the files (by mtime and size); callers must not modify the result.
+    """
+    key = (str(root), str(cucumber))
+    signature = _signature(root, cucumber)
+    with _cache_lock:
+        hit = _cache.get(key)
+        if hit is not None and hit[0] == signature:
+            return hit[1], hit[2]
+    features = load_features(root)
+    results = read_cucumber(cucumber)
+    attach_results(features, results)
+    with _cache_lock:
+        _cache[key] = (signature, features, results is not None)
+    return features, results is not None
 
 
 def by_clause(features: list[Feature]) -> dict[str, list[Scenario]]:

@@ -204,11 +204,9 @@ def list_html(request: Request, runtime: RuntimeDep) -> HTMLResponse:
 
 def load_scenarios(request: Request) -> tuple[list[gherkin.Feature], str | None]:
     """The features with the last run's results attached, and where the results came from."""
-    features = gherkin.load_features(_settings_path(request, "features_dir") or Path("features"))
     path = _settings_path(request, "cucumber_json")
-    cucumber = gherkin.read_cucumber(path)
-    gherkin.attach_results(features, cucumber)
-    return features, str(path) if cucumber is not None and path is not None else None
+    features, found = gherkin.features_with_results(_settings_path(request, "features_dir") or Path("features"), path)
+    return features, str(path) if found and path is not None else None
 
 
 @router.get("/clauses/{clause_id}", response_class=HTMLResponse)
