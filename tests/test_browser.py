@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import uvicorn
 from playwright.sync_api import Browser, Page, sync_playwright
@@ -196,3 +197,26 @@ def test_the_form_refuses_a_severity_out_of_range(page: Page, server: str) -> No
     page.click("#decide")  # the browser's own constraint check (max=4) keeps the form from being sent
     assert page.locator("#f-severity").evaluate("el => el.validity.rangeOverflow") is True
     assert page.locator("#decision").count() == 0
+
+
+def test_clause_page_shows_a_decision_just_logged(page: Page, server: str) -> None:
+    body = {"matter": "WAT-01", "township": "gaojia", "attributes": {"site_type": "river"}, "as_of": "2026-11-01"}
+    decision_id = httpx.post(f"{server}/v1/cases/lead", json=body, timeout=30).json()["decision_id"]
+    page.goto(f"{server}/clauses/YJS-SAND-RIVER")
+    row = page.locator("#decisions tr", has=page.locator(f'a[href="/v1/decisions/{decision_id}"]'))
+    assert row.count() == 1
+    assert "高家镇" in row.inner_text() and "胜出" in row.inner_text()
+    shot(page, "clause-decisions")
+
+
+def test_diff_page_shows_the_impact_of_the_edit_on_disk(page: Page, server: str) -> None:
+    page.goto(f"{server}/diff")
+    assert page.locator("#f-base").input_value() == "active"
+    assert page.locator("#f-head").input_value() == "disk"
+    assert page.locator('#clause-changes tr[data-id="WAT-02"] td').first.inner_text() == "修改"
+    changed = int(page.locator("#changed-count").inner_text())
+    groups = page.locator("#change-groups tbody tr")
+    assert changed == sum(int(str(groups.nth(i).get_attribute("data-cases"))) for i in range(groups.count())) > 0
+    assert {groups.nth(i).get_attribute("data-matter") for i in range(groups.count())} == {"WAT-02"}
+    assert "衢江区综合行政执法局" in groups.first.locator("td.added").inner_text()  # the new lead
+    shot(page, "diff")

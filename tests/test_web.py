@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -16,13 +17,22 @@ from api.settings import Settings
 from engine.runtime import Runtime
 from engine.sheet import HEADER_ROW, LIST_SHEET
 from tests.conftest import ROOT, SEED_POLICY
+from tests.policy_edit import copy_with_edit
 
 
 @pytest.fixture(scope="module")
-def web(seed_runtime: Runtime, tmp_path_factory: pytest.TempPathFactory) -> TestClient:
+def edited_policy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The seed policy as an author left it on disk: WAT-02 now led by the enforcement bureau."""
+    return copy_with_edit(SEED_POLICY, tmp_path_factory.mktemp("disk") / "policy", "matters", "WAT-02", lead="qj-enforce")
+
+
+@pytest.fixture(scope="module")
+def web(seed_runtime: Runtime, edited_policy: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    """The app serving the seed policy, with the edited copy as its policy directory on disk."""
     tmp = tmp_path_factory.mktemp("web")
-    settings = Settings(SEED_POLICY, f"sqlite:///{tmp / 'log.sqlite3'}", features_dir=ROOT / "features", cucumber_json=tmp / "absent.json")
-    return TestClient(create_app(settings, runtime=seed_runtime))
+    settings = Settings(edited_policy, f"sqlite:///{tmp / 'log.sqlite3'}", features_dir=ROOT / "features", cucumber_json=tmp / "absent.json")
+    with TestClient(create_app(settings, runtime=seed_runtime)) as client:
+        yield client
 
 
 def ids_in(page: str) -> list[str]:
@@ -143,3 +153,34 @@ def test_grid_criterion_has_a_clause_page_with_its_scenarios(web: TestClient) ->
     assert "任务类型属于网格职责范围</td><td>= 否" in page
     assert "不予准入" in page
     assert 'href="/clauses/GA-02">@criterion:GA-02</a>' in page
+
+
+def test_clause_page_lists_recent_decisions_from_the_log(web: TestClient) -> None:
+    body = {"matter": "WAT-01", "township": "gaojia", "attributes": {"site_type": "river"}, "as_of": "2026-11-01"}
+    decision_id = web.post("/v1/cases/lead", json=body).json()["decision_id"]
+    page = web.get("/clauses/YJS-SAND-RIVER").text
+    row = re.search(rf'<tr><td>[^<]+</td><td class="mono"><a href="/v1/decisions/{decision_id}">.*?</tr>', page)
+    assert row is not None, "the logged decision is not on the clause page"
+    assert "高家镇" in row.group(0) and "胜出" in row.group(0)
+    lost = re.search(rf'<a href="/v1/decisions/{decision_id}">.*?</tr>', web.get("/clauses/WAT-01").text)
+    assert lost is not None and "落选" in lost.group(0)
+    assert decision_id not in web.get("/clauses/WAT-02").text
+
+
+def test_diff_page_shows_what_the_edit_on_disk_would_change(web: TestClient) -> None:
+    response = web.get("/diff")
+    assert response.status_code == 200
+    page = response.text
+    assert '<tr class="changed" data-id="WAT-02">' in page
+    assert "受变更影响的事项 WAT-02" in page
+    groups = re.findall(r'<tr data-matter="([^"]*)" data-township="([^"]*)" data-cases="(\d+)">', page)
+    changed = int(re.search(r'id="changed-count">(\d+)<', page).group(1))  # type: ignore[union-attr]
+    assert changed == sum(int(n) for _, _, n in groups) > 0 and {m for m, _, _ in groups} == {"WAT-02"}
+    rows = re.findall(r'<tr data-matter="([^"]*)" data-township="([^"]*)">', page)
+    assert len(rows) == min(changed, 500) and {m for m, _ in rows} == {"WAT-02"}
+    assert 'href="/diff?base=active&head=disk&all=1"' in page  # checking every matter is one click away
+
+
+def test_diff_page_rejects_unknown_versions(web: TestClient) -> None:
+    response = web.get("/diff", params={"base": "nope"})
+    assert response.status_code == 422 and "unknown version `nope`" in response.text

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
 
 from fastapi import Request
+
+from engine.store import DecisionLog, Record
 
 SCAN = 2000
 SHOWN = 20
@@ -30,10 +31,10 @@ class LoggedDecision:
     version: str
 
 
-def _summary(record: Any, clause_id: str) -> LoggedDecision | None:
+def _summary(record: Record, clause_id: str) -> LoggedDecision | None:
     try:
         response = json.loads(record.response)
-    except (TypeError, json.JSONDecodeError):
+    except json.JSONDecodeError:
         return None
     if not isinstance(response, dict) or "outcome" not in response:
         return None
@@ -61,9 +62,9 @@ def recent_decisions(request: Request, clause_id: str) -> tuple[list[LoggedDecis
     Returns (None, why) when the app has no decision log.
     """
     log = getattr(request.app.state, "decision_log", None)
-    if log is None:
+    if not isinstance(log, DecisionLog):
         return None, NO_LOG
-    total = int(log.count())
+    total = log.count()
     records = log.query(kind="lead", after=max(0, total - SCAN), limit=SCAN)
     found = [d for r in reversed(records) if (d := _summary(r, clause_id)) is not None]
     return found[:SHOWN], f"最近 {min(total, SCAN)} 条记录中适用本条款的决策"
