@@ -8,7 +8,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import errors
-from api.routes import cases, catalogue, decisions, system
+from api.auth import dependency
+from api.limits import BodyLimit
+from api.routes import admin, batch, cases, catalogue, decisions, system
 from api.routes import grid as grid_routes
 from api.settings import Settings
 from api.web import router as web_router
@@ -35,14 +37,17 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         lifespan=_lifespan,
     )
     app.state.settings = settings
-    app.state.runtime = runtime or Runtime.from_dir(settings.policy_dir)
+    app.state.runtime = runtime or Runtime.from_dir(settings.policy_dir, settings.decision_cache)
     app.state.decision_log = open_log(settings.database_url, ENGINE_VERSION)
     app.state.decision_log.store_policy(app.state.runtime.policy)
     errors.install(app)
-    app.include_router(cases.router)
-    app.include_router(catalogue.router)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.include_router(cases.router, dependencies=dependency("cases:decide"))
+    app.include_router(batch.router, dependencies=dependency("cases:decide"))
+    app.include_router(catalogue.router, dependencies=dependency("list:read"))
     app.include_router(system.router)
-    app.include_router(grid_routes.router)
-    app.include_router(decisions.router)
-    app.include_router(web_router)
+    app.include_router(grid_routes.router, dependencies=dependency("cases:decide"))
+    app.include_router(decisions.router, dependencies=dependency("decisions:read"))
+    app.include_router(web_router, dependencies=dependency("list:read"))
+    app.include_router(admin.router, dependencies=dependency("policy:admin"))
     return app

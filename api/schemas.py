@@ -152,3 +152,40 @@ class DecisionRecordV1(BaseModel):
 class DecisionPageV1(BaseModel):
     items: list[DecisionRecordV1]
     next_after: int | None = Field(description="pass as `after` for the next page; null on the last page")
+
+
+# --- batch deciding and policy reload (issue 7) ---
+
+MAX_BATCH = 1000
+
+
+class LeadBatchRequestV1(BaseModel):
+    """Up to 1,000 cases decided in one request, answered in the same order."""
+
+    model_config = ConfigDict(
+        strict=True,
+        extra="forbid",
+        json_schema_extra={"examples": [{"cases": [SAND_MINING_EXAMPLE, {"township": "zhangtan", "as_of": "2026-11-01"}]}]},
+    )
+
+    cases: list[LeadRequestV1] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class BatchErrorV1(BaseModel):
+    """A case of the batch the policy rejected (the others are still decided)."""
+
+    index: int
+    error: ErrorBodyV1
+
+
+class LeadBatchResponseV1(BaseModel):
+    results: list[DecisionV1 | BatchErrorV1]
+    total: int
+    errors: int
+
+
+class ReloadV1(BaseModel):
+    status: Literal["reloaded", "unchanged"]
+    policy: PolicyRefV1
+    previous: PolicyRefV1
+    took_ms: float

@@ -63,6 +63,7 @@ class Runtime:
         self._swap = threading.Lock()
         self._retired: Registration | None = None
         self._retired_criteria: Registration | None = None
+        self.reload_lock = threading.Lock()  # one reload at a time (engine.reload)
         self.cache_size = cache_size
         self._active = dataclasses.replace(active, cache=DecisionCache(cache_size))
 
