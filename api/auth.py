@@ -23,7 +23,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from fastapi import Depends, Request, params
@@ -160,3 +160,15 @@ def require(scope: Scope) -> Callable[..., None]:
 def dependency(scope: Scope) -> list[params.Depends]:
     """`dependencies=` for include_router: every route of the router needs `scope`."""
     return [Depends(require(scope))]
+
+
+def protected(scope: Scope, *extra: int) -> dict[str, Any]:
+    """include_router keywords: the scope check and its documented 401/403 answers
+    (plus `extra` statuses, e.g. 413 for bodies, 503 for the engine), in the error shape."""
+    from api.schemas import ErrorV1
+
+    statuses = {401: "no or unknown bearer token", 403: "the token lacks the scope", 413: "request body too large", 503: "the rules engine failed"}
+    responses: dict[int | str, dict[str, Any]] = {
+        code: {"model": ErrorV1, "description": statuses[code]} for code in (401, 403, *extra)
+    }
+    return {"dependencies": dependency(scope), "responses": responses}

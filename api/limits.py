@@ -1,8 +1,9 @@
-"""Request body size limit: a pure ASGI middleware, so an oversized body never reaches
+"""Input limits. Request body size: a pure ASGI middleware, so an oversized body never reaches
 FastAPI's JSON parser (nor the engine). Answers 413 in the one error shape.
 
 The body is read up to the limit before the app sees it (declared Content-Length is
 checked first, chunked bodies are counted as they arrive), then replayed to the app.
+Query parameters: a route's undeclared ones are rejected (`reject_unknown_query`).
 """
 
 from __future__ import annotations
@@ -10,6 +11,10 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
+
+from fastapi import Request
+
+from api.errors import ApiError
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -86,3 +91,24 @@ class BodyLimit:
             }
         )
         await send({"type": "http.response.body", "body": payload})
+
+
+def reject_unknown_query(request: Request) -> None:
+    """An app-wide dependency: a query parameter the route does not declare is a 422, not
+    silently ignored (`?domian=water` would otherwise list every matter)."""
+    if not request.query_params:
+        return
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    declared = {p.alias for p in _query_params(dependant)} if dependant is not None else set()
+    for name in request.query_params:
+        if name not in declared:
+            hint = f"known: {', '.join(sorted(declared))}" if declared else "this endpoint takes no query parameters"
+            raise ApiError(422, "unknown_parameter", f"unknown query parameter `{name}`", name or None, hint)
+
+
+def _query_params(dependant: Any) -> list[Any]:
+    found = list(dependant.query_params)
+    for sub in dependant.dependencies:
+        found += _query_params(sub)
+    return found

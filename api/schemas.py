@@ -7,11 +7,22 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, Strict, StrictBool, StrictFloat, StrictInt, StrictStr
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, StrictBool, StrictFloat, StrictInt, StrictStr
+from pydantic_core import PydanticCustomError
 
 AttributeValue = Annotated[StrictStr, Field(max_length=200)] | StrictInt | StrictFloat | StrictBool
 ShortId = Annotated[StrictStr, Field(min_length=1, max_length=64)]
-IsoDate = Annotated[date, Strict(False)]
+
+
+def _iso_date_only(value: object) -> object:
+    # NOTE: lax pydantic also reads numbers as Unix timestamps (`0` → 1970-01-01); a date
+    # on the wire is only ever the string YYYY-MM-DD, as the OpenAPI schema says.
+    if isinstance(value, date) or (isinstance(value, str) and len(value) == 10 and value[4] == "-" and value[7] == "-"):
+        return value
+    raise PydanticCustomError("date_parsing", "input should be a date as YYYY-MM-DD")
+
+
+IsoDate = Annotated[date, Strict(False), BeforeValidator(_iso_date_only)]
 
 SAND_MINING_EXAMPLE: dict[str, Any] = {
     "matter": "WAT-01",

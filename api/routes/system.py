@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from api.auth import dependency
+from api.auth import protected
 from api.deps import RuntimeDep
 from api.schemas import PolicyInfoV1
 
@@ -30,7 +30,7 @@ def policy_info(runtime: RuntimeDep) -> dict[str, Any]:
     }
 
 
-@router.get("/v1/policy", response_model=PolicyInfoV1, summary="The active policy", dependencies=dependency("list:read"))
+@router.get("/v1/policy", response_model=PolicyInfoV1, summary="The active policy", **protected("list:read"))
 async def get_policy(runtime: RuntimeDep) -> dict[str, Any]:
     return policy_info(runtime)
 
