@@ -98,6 +98,8 @@ class Prepared:
         self.policy_ref = MappingProxyType({"id": policy.id, "version": policy.version, "digest": policy.digest})
         self._orgs: dict[tuple[str, date], tuple[OrgRef, tuple[str, ...]]] = {}
         self._teams: dict[tuple[str, date], str | None] = {}
+        self._facts: dict[tuple[str, str | None, date], dict[str, Any]] = {}
+        self.good_values: set[tuple[str, type, object]] = set()  # attribute values that passed check_case
 
     @staticmethod
     def of(compiled: CompiledPolicy) -> Prepared:
@@ -123,6 +125,19 @@ class Prepared:
                 self._orgs.clear()
             self._orgs[key] = found
         return found
+
+    def fact(self, case: Case) -> dict[str, Any]:
+        """`engine.facts.build_fact` for a checked case: the part that depends on township,
+        matter and date (defaults and derived facts) is built once, the attributes laid over
+        it. Attribute ids never collide with derived facts (engine.model.DERIVED_FACTS)."""
+        key = (case.township, case.matter, case.as_of)
+        base = self._facts.get(key)
+        if base is None:
+            base = build_fact(self.policy, Case(township=case.township, as_of=case.as_of, matter=case.matter))
+            if len(self._facts) >= MAX_MEMO_ENTRIES:
+                self._facts.clear()
+            self._facts[key] = base
+        return {**base, **case.attributes}  # a fresh dict: the memoised base is never handed out
 
     def team(self, township_id: str, on: date) -> str | None:
         key = (township_id, on)
@@ -166,13 +181,13 @@ def decide(case: Case, compiled: CompiledPolicy, fire: Fire) -> Decision:
     """Decide one case. Pure: the date comes with the case; `fire` runs durable_rules."""
     policy = compiled.policy
     prepared = Prepared.of(compiled)
-    check_case(policy, case)
+    check_case(policy, case, prepared.good_values)
     resolver = _Resolver(prepared, case)
     township = resolver.org(case.township)
     assert township is not None  # check_case guarantees it
 
     matter = policy.matters.get(case.matter) if case.matter else None
-    fired_names = fire(prepared.shard_of_matter[matter.id], build_fact(policy, case)) if matter else []
+    fired_names = fire(prepared.shard_of_matter[matter.id], prepared.fact(case)) if matter else []
     clause_of_rule = prepared.clause_of_rule
     fired_ids = {clause_of_rule[name] for name in fired_names}
 
@@ -257,9 +272,11 @@ def decide(case: Case, compiled: CompiledPolicy, fire: Fire) -> Decision:
         explanation.append(Explanation(amendment.id, "applied", f"附加: 配合单位 {added}"))
 
     supports: list[OrgRef] = []
+    support_ids = {lead.id}
     for ref in support_refs:
         org = resolver.org(ref)
-        if org is not None and org.id != lead.id and all(org.id != s.id for s in supports):
+        if org is not None and org.id not in support_ids:
+            support_ids.add(org.id)
             supports.append(org)
     coordinator = resolver.org(coordinator_ref) if coordinator_ref else None
     candidates: tuple[OrgRef, ...] = ()

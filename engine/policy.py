@@ -74,6 +74,11 @@ class Policy:
     def townships(self) -> list[Organization]:
         return [o for o in self.organizations.values() if o.is_township]
 
+    @cached_property
+    def township_ids(self) -> frozenset[str]:
+        """Ids of every township and street (checked on each case with a township attribute)."""
+        return frozenset(o.id for o in self.townships())
+
     def resolve_org(self, org_id: str, on: date) -> Resolved:
         """Follow successors (机构改革) until a body in force on `on` is found.
 
