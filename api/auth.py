@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -137,11 +137,11 @@ class AuthError(Exception):
 _bearer = HTTPBearer(auto_error=False, description="a token from TIAOKUAI_TOKENS(_FILE)")
 
 
-def require(scope: Scope) -> Callable[..., None]:
+def require(scope: Scope) -> Callable[..., Awaitable[None]]:
     """A route dependency: the request must carry a bearer token with `scope`
     (unless the configuration leaves that scope open)."""
 
-    def check(request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> None:
+    async def check(request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> None:
         config: AuthConfig = request.app.state.settings.auth
         if config.is_open(scope):
             return
@@ -162,13 +162,17 @@ def dependency(scope: Scope) -> list[params.Depends]:
     return [Depends(require(scope))]
 
 
-def protected(scope: Scope, *extra: int) -> dict[str, Any]:
-    """include_router keywords: the scope check and its documented 401/403 answers
-    (plus `extra` statuses, e.g. 413 for bodies, 503 for the engine), in the error shape."""
+def protected(scope: Scope, config: AuthConfig, *extra: int) -> dict[str, Any]:
+    """include_router keywords: the scope check and its documented 401/403 answers (plus
+    `extra` statuses, e.g. 413 for bodies, 503 for the engine), in the error shape.
+
+    A scope the configuration leaves open gets no dependency at all, so the OpenAPI page
+    shows no lock there and an open route pays nothing for access control.
+    """
     from api.schemas import ErrorV1
 
     statuses = {401: "no or unknown bearer token", 403: "the token lacks the scope", 413: "request body too large", 503: "the rules engine failed"}
-    responses: dict[int | str, dict[str, Any]] = {
-        code: {"model": ErrorV1, "description": statuses[code]} for code in (401, 403, *extra)
-    }
-    return {"dependencies": dependency(scope), "responses": responses}
+    guarded = not config.is_open(scope)
+    codes = ((401, 403) if guarded else ()) + extra
+    responses: dict[int | str, dict[str, Any]] = {code: {"model": ErrorV1, "description": statuses[code]} for code in codes}
+    return {"dependencies": dependency(scope) if guarded else [], "responses": responses}

@@ -119,6 +119,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         codes = {400: "malformed_body", 404: "not_found", 405: "method_not_allowed", 413: "body_too_large", 415: "unsupported_media_type"}
-        response = error_response(exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail).lower())
+        hints = {413: "send a smaller body; split a batch into several requests", 400: "send UTF-8 encoded JSON of modest depth"}
+        response = error_response(exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail).lower(), hint=hints.get(exc.status_code))
         response.headers.update(exc.headers or {})  # e.g. `Allow` on 405
         return response

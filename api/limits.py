@@ -1,9 +1,12 @@
-"""Input limits. Request body size: a pure ASGI middleware, so an oversized body never reaches
-FastAPI's JSON parser (nor the engine). Answers 413 in the one error shape.
+"""Input limits, as pure ASGI layers in front of the app.
 
-The body is read up to the limit before the app sees it (declared Content-Length is
-checked first, chunked bodies are counted as they arrive), then replayed to the app.
-Query parameters: a route's undeclared ones are rejected (`reject_unknown_query`).
+`BodyLimit`: an oversized request body never reaches FastAPI's JSON parser (nor the
+engine); 413 in the one error shape. The body is read up to the limit before the app sees
+it (declared Content-Length first, chunked bodies counted as they arrive), then replayed.
+FastAPI's own `max_body_size` answers `text/plain`, outside the error shape.
+
+`reject_unknown_query`: an app-wide dependency; a route's undeclared query parameters are
+a 422, not silently ignored (`?domian=water` would otherwise list every matter).
 """
 
 from __future__ import annotations
@@ -93,7 +96,7 @@ class BodyLimit:
         await send({"type": "http.response.body", "body": payload})
 
 
-def reject_unknown_query(request: Request) -> None:
+async def reject_unknown_query(request: Request) -> None:
     """An app-wide dependency: a query parameter the route does not declare is a 422, not
     silently ignored (`?domian=water` would otherwise list every matter)."""
     if not request.query_params:

@@ -7,9 +7,9 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from api.auth import protected
+from api.auth import dependency
 from api.deps import RuntimeDep
-from api.schemas import PolicyInfoV1
+from api.schemas import ErrorV1, PolicyInfoV1
 
 router = APIRouter(tags=["system"])
 
@@ -30,7 +30,13 @@ def policy_info(runtime: RuntimeDep) -> dict[str, Any]:
     }
 
 
-@router.get("/v1/policy", response_model=PolicyInfoV1, summary="The active policy", **protected("list:read"))
+@router.get(
+    "/v1/policy",
+    response_model=PolicyInfoV1,
+    summary="The active policy",
+    dependencies=dependency("list:read"),  # checks the configuration on each call (not a hot path)
+    responses={401: {"model": ErrorV1}, 403: {"model": ErrorV1}},
+)
 async def get_policy(runtime: RuntimeDep) -> dict[str, Any]:
     return policy_info(runtime)
 
