@@ -39,9 +39,14 @@ def uncached() -> Runtime:
 
 @pytest.fixture(scope="module")
 def varied_cases(uncached: Runtime) -> list[Case]:
-    every = list(space.cases(uncached.policy))
-    outside_list = [Case(township=t.id, as_of=every[0].as_of) for t in uncached.policy.townships()]  # dispatch
-    return random.Random(7).sample(every, min(N_CASES, len(every))) + outside_list
+    by_matter: dict[str | None, list[Case]] = {}
+    for case in space.cases(uncached.policy):
+        by_matter.setdefault(case.matter, []).append(case)
+    rng = random.Random(7)
+    per_matter = max(2, N_CASES // max(1, len(by_matter)))
+    chosen = [c for cases in by_matter.values() for c in rng.sample(cases, min(per_matter, len(cases)))]
+    day = chosen[0].as_of
+    return chosen + [Case(township=t.id, as_of=day) for t in uncached.policy.townships()]  # 清单外: dispatch
 
 
 @contextmanager
