@@ -72,8 +72,16 @@ def measure(fn: Callable[[int], Any], n: int) -> tuple[list[int], float]:
 
 
 def sample_cases(runtime: Runtime, n: int, seed: int = 7) -> list[Case]:
-    every = list(space.cases(runtime.policy))
-    return random.Random(seed).sample(every, min(n, len(every)))
+    """n cases drawn uniformly from the declared case space (reservoir sampling: the ×10
+    space has over a million cases, which need not all be held at once)."""
+    rng = random.Random(seed)
+    chosen: list[Case] = []
+    for i, case in enumerate(space.cases(runtime.policy)):
+        if i < n:
+            chosen.append(case)
+        elif (j := rng.randrange(i + 1)) < n:
+            chosen[j] = case
+    return chosen
 
 
 def engine_figures(scale: int, rounds: int, n: int) -> dict[str, Any]:
