@@ -115,9 +115,11 @@ def write(runs: list[dict[str, Any]], http: dict[str, Any] | None) -> None:
         series = " / ".join(f"{mb:.1f}" for _, mb in http["samples"])
         lines += [
             "",
-            f"HTTP: `tiaokuai serve` (supervised, access log on), `wrk -t1 -c32 -d{http['seconds']}s` over 2,000 case bodies: "
-            f"{http['requests']:,} requests, {http['rate']:,.0f} req/s, {http['non_2xx']} non-2xx, socket errors: {'yes' if http['socket_errors'] else 'none'}; "
-            f"worker restarts afterwards: {http['restarts']} (same pid: {http['same_pid']}).",
+            (
+                f"HTTP: `tiaokuai serve` (supervised, access log on), `wrk -t1 -c32 -d{http['seconds']}s` over 2,000 case bodies: "
+                f"{http['requests']:,} requests, {http['rate']:,.0f} req/s, {http['non_2xx']} non-2xx, socket errors: {'yes' if http['socket_errors'] else 'none'}; "
+                f"worker restarts afterwards: {http['restarts']} (same pid: {http['same_pid']})."
+            ),
             "",
             f"Worker RSS MB every ~30 s: {series} (growth {http['samples'][-1][1] - http['samples'][1][1]:+.1f} MB after the first interval).",
         ]
