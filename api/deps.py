@@ -25,7 +25,7 @@ async def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-def get_decision_log(request: Request) -> DecisionLog:
+async def get_decision_log(request: Request) -> DecisionLog:  # async: no threadpool hop
     log: DecisionLog = request.app.state.decision_log
     return log
 

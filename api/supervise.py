@@ -27,6 +27,18 @@ log = logging.getLogger("tiaokuai.supervise")
 MIN_BACKOFF, MAX_BACKOFF, STABLE_AFTER = 0.5, 10.0, 60.0
 
 
+def _die_with_parent() -> None:
+    """In the worker, before exec: if the supervisor dies (even by SIGKILL), the kernel sends
+    the worker SIGTERM, so no orphan keeps serving on the socket unsupervised (Linux)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def describe_exit(code: int) -> str:
     if code < 0:
         try:
@@ -72,7 +84,7 @@ def supervise(host: str, port: int, log_level: str = "info", access_log: bool = 
         if not access_log:
             argv.append("--no-access-log")
         started = time.monotonic()
-        child = subprocess.Popen(argv, env=env, pass_fds=(sock.fileno(),))
+        child = subprocess.Popen(argv, env=env, pass_fds=(sock.fileno(),), preexec_fn=_die_with_parent)  # noqa: PLW1509
         log.info("worker pid %d started (restarts so far: %d)", child.pid, restarts)
         code = child.wait()
         if stopping:

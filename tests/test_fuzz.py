@@ -6,6 +6,9 @@ the explicit cases below reach the engine."""
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import schemathesis
 from hypothesis import HealthCheck, settings
 
@@ -21,7 +24,10 @@ AUTH = AuthConfig.parse(
     decide="token",
     list_="token",
 )
-app = create_app(Settings(SEED_POLICY, "sqlite://", auth=AUTH, max_body_bytes=256 * 1024), runtime=runtime_for(SEED_POLICY))
+# The decision log needs a file (an in-memory SQLite database is private to one connection).
+_log_dir = tempfile.TemporaryDirectory(prefix="tiaokuai-fuzz-")
+_log_url = f"sqlite:///{Path(_log_dir.name) / 'log.sqlite3'}"
+app = create_app(Settings(SEED_POLICY, _log_url, auth=AUTH, max_body_bytes=256 * 1024), runtime=runtime_for(SEED_POLICY))
 schema = schemathesis.openapi.from_asgi("/openapi.json", app)
 
 
