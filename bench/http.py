@@ -1,4 +1,4 @@
-"""HTTP figures under wrk: POST /v1/cases/lead (access log on) next to a bare FastAPI
+"""HTTP figures under wrk: POST /v1/cases/lead (access log and decision log on) next to a bare FastAPI
 endpoint returning a constant decision-shaped response (bench/bare_app.py), at c=1 and
 c=32, plus the batch endpoint's decisions/s. All servers run at once, one uvicorn worker
 each; the targets are measured round-robin in every repetition and ratios are per
@@ -123,8 +123,12 @@ def http_figures(reps: int = 3, seconds: int = 8) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
         script = str(Path(tmp) / "post.lua")
         Path(script).write_text(lua_script(items, "/v1/cases/lead"))
-        stack.enter_context(server("api.main:app", PORTS["lead (cache on)"], {}, OUT / "bench-lead-cache.log"))
-        stack.enter_context(server("api.main:app", PORTS["lead (cache off)"], {"TIAOKUAI_DECISION_CACHE": "0"}, OUT / "bench-lead-nocache.log"))
+        # Each server logs its decisions to its own SQLite decision log (the default configuration).
+        logs = {name: f"sqlite:///{Path(tmp) / f'log-{port}.sqlite3'}" for name, port in PORTS.items()}
+        stack.enter_context(server("api.main:app", PORTS["lead (cache on)"], {"TIAOKUAI_DATABASE_URL": logs["lead (cache on)"]}, OUT / "bench-lead-cache.log"))
+        stack.enter_context(
+            server("api.main:app", PORTS["lead (cache off)"], {"TIAOKUAI_DECISION_CACHE": "0", "TIAOKUAI_DATABASE_URL": logs["lead (cache off)"]}, OUT / "bench-lead-nocache.log")
+        )
         stack.enter_context(server("bench.bare_app:app", PORTS["bare FastAPI"], {}, OUT / "bench-bare.log"))
         for port in PORTS.values():
             wrk(port, script, 8, 2)  # warm-up: imports, first decisions, caches

@@ -118,7 +118,7 @@ def http_section(h: dict[str, Any]) -> list[str]:
         "",
         (
             f"`wrk -t1 -cC -d{h['seconds']}s --latency`, rotating 200 different case bodies; median of {h['reps']} repetitions, "
-            "targets round-robin in each; one uvicorn worker per server, access log on (to a file). "
+            "targets round-robin in each; one uvicorn worker per server, access log on (to a file), every decision in the server's own SQLite decision log. "
             "`lead (cache on)` is the default configuration; `cache off` makes durable_rules evaluate every request. "
             "Ratio = requests/s ÷ the bare endpoint's in the same repetition. Targets: ≥ 80 % of bare, p99 at c=1 ≤ 2 ms."
         ),

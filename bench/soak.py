@@ -60,8 +60,8 @@ def in_process(total: int, cache_size: int, distinct: int) -> dict[str, Any]:
 
 
 def http_soak(seconds: int, interval: int) -> dict[str, Any]:
-    env = {**os.environ}
     with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "TIAOKUAI_DATABASE_URL": f"sqlite:///{Path(tmp) / 'log.sqlite3'}"}
         log = Path(tmp) / "serve.log"
         script = Path(tmp) / "post.lua"
         script.write_text(lua_script(bodies(2000, seed=5), "/v1/cases/lead"))
@@ -116,7 +116,7 @@ def write(runs: list[dict[str, Any]], http: dict[str, Any] | None) -> None:
         lines += [
             "",
             (
-                f"HTTP: `tiaokuai serve` (supervised, access log on), `wrk -t1 -c32 -d{http['seconds']}s` over 2,000 case bodies: "
+                f"HTTP: `tiaokuai serve` (supervised, access log and decision log on), `wrk -t1 -c32 -d{http['seconds']}s` over 2,000 case bodies: "
                 f"{http['requests']:,} requests, {http['rate']:,.0f} req/s, {http['non_2xx']} non-2xx, socket errors: {'yes' if http['socket_errors'] else 'none'}; "
                 f"worker restarts afterwards: {http['restarts']} (same pid: {http['same_pid']})."
             ),
