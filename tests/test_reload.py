@@ -78,8 +78,7 @@ def test_broken_policy_is_rejected_with_findings_and_old_one_serves(tmp_path: Pa
 
 def hanging_rules(policy_dir: Path) -> None:
     """600 thresholds on one attribute under one matter: 600 sibling tests under one node,
-    which makes durable_rules' create_ruleset spin forever (research/durable_rules.md Q3).
-    The policy is valid and passes compile_policy's own sibling check (it counts first terms)."""
+    which makes durable_rules' create_ruleset spin forever (research/durable_rules.md Q3)."""
     rules = [
         {
             "id": f"HANG-{k}",
@@ -94,18 +93,32 @@ def hanging_rules(policy_dir: Path) -> None:
     (policy_dir / "rules" / "hang.yaml").write_text(yaml.safe_dump({"rules": rules}, allow_unicode=True), encoding="utf-8")
 
 
-def test_policy_that_hangs_the_engine_is_rejected_by_timeout(tmp_path: Path) -> None:
+def test_policy_that_would_hang_the_engine_is_rejected(tmp_path: Path) -> None:
     policy_dir = copy_policy(tmp_path)
-    with make_app(policy_dir, timeout=3.0) as client:
+    with make_app(policy_dir) as client:
         before = client.get("/healthz").json()["policy"]
         hanging_rules(policy_dir)
         started = time.monotonic()
         r = client.post("/v1/policy/reload", headers=HEADERS)
-        assert time.monotonic() - started < 30
+        assert time.monotonic() - started < 60
         assert r.status_code == 422
-        assert any("did not finish within 3s" in f for f in r.json()["error"]["findings"])
+        assert any("hangs above 512" in f for f in r.json()["error"]["findings"]), r.json()
         assert client.get("/healthz").json()["policy"] == before
         assert client.post("/v1/cases/lead", json=CASE).status_code == 200
+
+
+def test_a_check_that_overruns_its_timeout_is_killed_and_rejected(tmp_path: Path) -> None:
+    """The timeout is the last line of defence (a hang no static check foresaw): a check
+    process that has not answered in time is killed and the policy rejected. 0.05 s is too
+    short for any check process to start, so this one is killed for real."""
+    policy_dir = copy_policy(tmp_path)
+    with make_app(policy_dir, timeout=0.05) as client:
+        before = client.get("/healthz").json()["policy"]
+        set_version(policy_dir, "2099.5.5")
+        r = client.post("/v1/policy/reload", headers=HEADERS)
+        assert r.status_code == 422
+        assert any("did not finish within 0.05s" in f for f in r.json()["error"]["findings"])
+        assert client.get("/healthz").json()["policy"] == before
 
 
 def test_reload_needs_the_admin_scope(tmp_path: Path) -> None:
