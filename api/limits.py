@@ -5,8 +5,8 @@ engine); 413 in the one error shape. The body is read up to the limit before the
 it (declared Content-Length first, chunked bodies counted as they arrive), then replayed.
 FastAPI's own `max_body_size` answers `text/plain`, outside the error shape.
 
-`reject_unknown_query`: an app-wide dependency; a route's undeclared query parameters are
-a 422, not silently ignored (`?domian=water` would otherwise list every matter).
+`reject_unknown_query`: an app-wide dependency; a /v1 route's undeclared query parameters
+are a 422, not silently ignored (`?domian=water` would otherwise list every matter).
 """
 
 from __future__ import annotations
@@ -99,8 +99,8 @@ class BodyLimit:
 async def reject_unknown_query(request: Request) -> None:
     """An app-wide dependency: a query parameter the route does not declare is a 422, not
     silently ignored (`?domian=water` would otherwise list every matter)."""
-    if not request.query_params:
-        return
+    if not request.query_params or not request.url.path.startswith("/v1/"):
+        return  # the pages (api/web) read their own query parameters
     route = request.scope.get("route")
     dependant = getattr(route, "dependant", None)
     declared = {p.alias for p in _query_params(dependant)} if dependant is not None else set()

@@ -43,11 +43,12 @@ class Settings:
         url = database_url or os.environ.get("TIAOKUAI_DATABASE_URL") or f"sqlite:///{DEFAULT_DATABASE}"
         features = Path(os.environ.get("TIAOKUAI_FEATURES") or DEFAULT_FEATURES)
         cucumber = Path(os.environ.get("TIAOKUAI_CUCUMBER") or DEFAULT_CUCUMBER)
-        return cls(Path(policy), url, features, cucumber)
         env = os.environ
         return cls(
             Path(policy),
             url,
+            features,
+            cucumber,
             max_body_bytes=int(env.get("TIAOKUAI_MAX_BODY_BYTES", 1 << 20)),
             decision_cache=int(env.get("TIAOKUAI_DECISION_CACHE", 10_000)),
             reload_timeout=float(env.get("TIAOKUAI_RELOAD_TIMEOUT", 30.0)),
