@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint typecheck pytest schema clean test-postgres
+.PHONY: run test lint typecheck pytest schema clean test-postgres bench soak wrk
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -47,3 +47,13 @@ schema: $(STAMP)
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache
+
+# Benchmarks and soak (not part of `make test`): bench/results.md is rewritten.
+wrk:
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+
+bench: $(STAMP) wrk
+	$(BIN)/python -m bench.run
+
+soak: $(STAMP) wrk
+	$(BIN)/python -m bench.soak

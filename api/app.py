@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from api import errors
-from api.routes import cases, catalogue, decisions, system
+from api.auth import protected
+from api.limits import BodyLimit, reject_unknown_query
+from api.routes import admin, batch, cases, catalogue, decisions, system
 from api.routes import grid as grid_routes
 from api.settings import Settings
 from api.web import router as web_router
@@ -33,16 +35,21 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         summary="Responsibility determination for county–township governance (县乡一体、条抓块统)",
         description="Who leads this case, grid task admission, and the 属地管理 responsibility list.",
         lifespan=_lifespan,
+        dependencies=[Depends(reject_unknown_query)],
     )
     app.state.settings = settings
-    app.state.runtime = runtime or Runtime.from_dir(settings.policy_dir)
+    app.state.runtime = runtime or Runtime.from_dir(settings.policy_dir, settings.decision_cache)
     app.state.decision_log = open_log(settings.database_url, ENGINE_VERSION)
     app.state.decision_log.store_policy(app.state.runtime.policy)
     errors.install(app)
-    app.include_router(cases.router)
-    app.include_router(catalogue.router)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    auth = settings.auth
+    app.include_router(cases.router, **protected("cases:decide", auth, 413, 503))
+    app.include_router(batch.router, **protected("cases:decide", auth, 413, 503))
+    app.include_router(catalogue.router, **protected("list:read", auth))
     app.include_router(system.router)
-    app.include_router(grid_routes.router)
-    app.include_router(decisions.router)
-    app.include_router(web_router)
+    app.include_router(grid_routes.router, **protected("cases:decide", auth, 413, 503))
+    app.include_router(decisions.router, **protected("decisions:read", auth))
+    app.include_router(web_router, **protected("list:read", auth))
+    app.include_router(admin.router, **protected("policy:admin", auth, 413))
     return app

@@ -16,7 +16,8 @@ from engine.store import DecisionLog
 CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
+    # async: a plain `def` dependency would cost a threadpool round trip on every request
     runtime: Runtime = request.app.state.runtime
     return runtime
 
@@ -24,7 +25,7 @@ def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-def get_decision_log(request: Request) -> DecisionLog:
+async def get_decision_log(request: Request) -> DecisionLog:  # async: no threadpool hop
     log: DecisionLog = request.app.state.decision_log
     return log
 

@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.auth import AuthError
 from engine.errors import CaseError, EngineFailure, PolicyError
 from engine.store import LogError
 
@@ -108,7 +109,17 @@ def install(app: FastAPI) -> None:
         return error_response(503, "decision_log_unavailable", "the decision could not be logged, so it is not given",
                               hint="retry; nothing was decided")
 
+    @app.exception_handler(AuthError)
+    async def _auth(_: Request, exc: AuthError) -> JSONResponse:
+        response = error_response(exc.status, exc.code, exc.message, hint=exc.hint)
+        if exc.status == 401:
+            response.headers["WWW-Authenticate"] = 'Bearer realm="tiaokuai"'
+        return response
+
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        codes = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large", 415: "unsupported_media_type"}
-        return error_response(exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail).lower())
+        codes = {400: "malformed_body", 404: "not_found", 405: "method_not_allowed", 413: "body_too_large", 415: "unsupported_media_type"}
+        hints = {413: "send a smaller body; split a batch into several requests", 400: "send UTF-8 encoded JSON of modest depth"}
+        response = error_response(exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail).lower(), hint=hints.get(exc.status_code))
+        response.headers.update(exc.headers or {})  # e.g. `Allow` on 405
+        return response

@@ -7,11 +7,32 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, Strict, StrictBool, StrictFloat, StrictInt, StrictStr
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+)
+from pydantic_core import PydanticCustomError
 
 AttributeValue = Annotated[StrictStr, Field(max_length=200)] | StrictInt | StrictFloat | StrictBool
 ShortId = Annotated[StrictStr, Field(min_length=1, max_length=64)]
-IsoDate = Annotated[date, Strict(False)]
+
+
+def _iso_date_only(value: object) -> object:
+    # NOTE: lax pydantic also reads numbers as Unix timestamps (`0` → 1970-01-01); a date
+    # on the wire is only ever the string YYYY-MM-DD, as the OpenAPI schema says.
+    if isinstance(value, date) or (isinstance(value, str) and len(value) == 10 and value[4] == "-" and value[7] == "-"):
+        return value
+    raise PydanticCustomError("date_parsing", "input should be a date as YYYY-MM-DD")
+
+
+IsoDate = Annotated[date, Strict(False), BeforeValidator(_iso_date_only)]
 
 SAND_MINING_EXAMPLE: dict[str, Any] = {
     "matter": "WAT-01",
@@ -152,3 +173,40 @@ class DecisionRecordV1(BaseModel):
 class DecisionPageV1(BaseModel):
     items: list[DecisionRecordV1]
     next_after: int | None = Field(description="pass as `after` for the next page; null on the last page")
+
+
+# --- batch deciding and policy reload (issue 7) ---
+
+MAX_BATCH = 1000
+
+
+class LeadBatchRequestV1(BaseModel):
+    """Up to 1,000 cases decided in one request, answered in the same order."""
+
+    model_config = ConfigDict(
+        strict=True,
+        extra="forbid",
+        json_schema_extra={"examples": [{"cases": [SAND_MINING_EXAMPLE, {"township": "zhangtan", "as_of": "2026-11-01"}]}]},
+    )
+
+    cases: list[LeadRequestV1] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class BatchErrorV1(BaseModel):
+    """A case of the batch the policy rejected (the others are still decided)."""
+
+    index: int
+    error: ErrorBodyV1
+
+
+class LeadBatchResponseV1(BaseModel):
+    results: list[DecisionV1 | BatchErrorV1]
+    total: int
+    errors: int
+
+
+class ReloadV1(BaseModel):
+    status: Literal["reloaded", "unchanged"]
+    policy: PolicyRefV1
+    previous: PolicyRefV1
+    took_ms: float

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from api.auth import AuthConfig
 
 DEFAULT_POLICY = Path(__file__).resolve().parent.parent / "policy"
 DEFAULT_DATABASE = Path("var") / "tiaokuai.sqlite3"
@@ -20,12 +22,20 @@ class Settings:
     TIAOKUAI_DATABASE_URL  SQLAlchemy URL of the decision log (default: SQLite under var/)
     TIAOKUAI_FEATURES      zh-CN feature files the clause pages show (default: features/)
     TIAOKUAI_CUCUMBER      cucumber JSON of the last test run (default: out/cucumber.json)
+    TIAOKUAI_MAX_BODY_BYTES       largest request body accepted (default 1 MiB; larger → 413)
+    TIAOKUAI_DECISION_CACHE       decisions cached per policy version (default 10000; 0 = off)
+    TIAOKUAI_RELOAD_TIMEOUT       seconds the compile-check of a reloaded policy may take (default 30)
+    TIAOKUAI_TOKENS / TIAOKUAI_TOKENS_FILE, TIAOKUAI_AUTH_DECIDE, TIAOKUAI_AUTH_LIST: see api/auth.py
     """
 
     policy_dir: Path
     database_url: str
     features_dir: Path = DEFAULT_FEATURES
     cucumber_json: Path = DEFAULT_CUCUMBER
+    max_body_bytes: int = 1 << 20
+    decision_cache: int = 10_000
+    reload_timeout: float = 30.0
+    auth: AuthConfig = field(default_factory=AuthConfig)
 
     @classmethod
     def from_env(cls, policy_dir: Path | str | None = None, database_url: str | None = None) -> Settings:
@@ -33,4 +43,14 @@ class Settings:
         url = database_url or os.environ.get("TIAOKUAI_DATABASE_URL") or f"sqlite:///{DEFAULT_DATABASE}"
         features = Path(os.environ.get("TIAOKUAI_FEATURES") or DEFAULT_FEATURES)
         cucumber = Path(os.environ.get("TIAOKUAI_CUCUMBER") or DEFAULT_CUCUMBER)
-        return cls(Path(policy), url, features, cucumber)
+        env = os.environ
+        return cls(
+            Path(policy),
+            url,
+            features,
+            cucumber,
+            max_body_bytes=int(env.get("TIAOKUAI_MAX_BODY_BYTES", 1 << 20)),
+            decision_cache=int(env.get("TIAOKUAI_DECISION_CACHE", 10_000)),
+            reload_timeout=float(env.get("TIAOKUAI_RELOAD_TIMEOUT", 30.0)),
+            auth=AuthConfig.from_env(env),
+        )

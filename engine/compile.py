@@ -12,7 +12,7 @@ Nothing here touches durable_rules itself; `engine.durable` registers what this 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -46,6 +46,8 @@ class CompiledPolicy:
     shards: dict[str, dict[str, Json]]
     shard_of_matter: dict[str, str]
     clause_of_rule: dict[str, str]  # durable rule name → policy clause id (matter or rule id)
+    # Lookups derived once per compiled policy by the modules that decide (engine.decide).
+    memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 def compile_test(key: str, test: Comparison) -> Json:

@@ -18,6 +18,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
+from functools import cached_property
+from types import MappingProxyType
 from typing import Any
 
 from engine.compile import CompiledPolicy
@@ -45,10 +48,11 @@ class Clause:
     outcome: Outcome
     basis: tuple[Basis, ...]
 
-    @property
+    @cached_property
     def rank(self) -> tuple[int, int]:
         return (-self.priority, TIERS.index(self.kind))
 
+    @cached_property
     def ref(self) -> RuleRef:
         return RuleRef(self.id, self.title, self.kind, self.basis)
 
@@ -67,60 +71,140 @@ def _rule_clause(rule: Rule, order: int) -> Clause:
     return Clause(rule.id, rule.title, rule.kind.value, rule.priority, order, rule.then, rule.basis)
 
 
+# Bound on the memoised (organization, date) resolutions per policy: dates are unbounded
+# over a service's life, memory must not be.
+MAX_MEMO_ENTRIES = 65536
+
+
+class Prepared:
+    """What `decide` needs from a compiled policy, derived once instead of per decision.
+
+    Clauses are built once per matter and rule; organization references are resolved
+    (successors followed, OrgRef built) once per (organization, date).
+    """
+
+    def __init__(self, compiled: CompiledPolicy) -> None:
+        policy = compiled.policy
+        self.policy = policy
+        self.clause_of_rule = compiled.clause_of_rule
+        self.shard_of_matter = compiled.shard_of_matter
+        self.list_order = len(policy.rules)
+        self.list_clauses = {m.id: _list_clause(m, self.list_order) for m in policy.matters.values()}
+        # rule id → (order, clause or None for amendments, rule)
+        self.rules: dict[str, tuple[int, Clause | None, Rule]] = {
+            r.id: (i, None if r.kind is RuleKind.amendment else _rule_clause(r, i), r)
+            for i, r in enumerate(policy.rules)
+        }
+        self.policy_ref = MappingProxyType({"id": policy.id, "version": policy.version, "digest": policy.digest})
+        self._orgs: dict[tuple[str, date], tuple[OrgRef, tuple[str, ...]]] = {}
+        self._teams: dict[tuple[str, date], str | None] = {}
+        self._facts: dict[tuple[str, str | None, date], dict[str, Any]] = {}
+        self.good_values: set[tuple[str, type, object]] = set()  # attribute values that passed check_case
+
+    @staticmethod
+    def of(compiled: CompiledPolicy) -> Prepared:
+        prepared = compiled.memo.get("decide")
+        if prepared is None:
+            prepared = compiled.memo.setdefault("decide", Prepared(compiled))
+        assert isinstance(prepared, Prepared)
+        return prepared
+
+    def org(self, org_id: str, on: date) -> tuple[OrgRef, tuple[str, ...]]:
+        """The body in force for `org_id` on that date, and the 机构改革 notes that led to it."""
+        key = (org_id, on)
+        found = self._orgs.get(key)
+        if found is None:
+            policy = self.policy
+            resolved = policy.resolve_org(org_id, on)
+            notes = tuple(
+                f"机构改革: {old.name} 自 {old.valid_until} 起由 {policy.organizations[old.successor or ''].name} 承接"
+                for old in resolved.via
+            )
+            found = (OrgRef.of(resolved.org, resolved.via), notes)
+            if len(self._orgs) >= MAX_MEMO_ENTRIES:
+                self._orgs.clear()
+            self._orgs[key] = found
+        return found
+
+    def fact(self, case: Case) -> dict[str, Any]:
+        """`engine.facts.build_fact` for a checked case: the part that depends on township,
+        matter and date (defaults and derived facts) is built once, the attributes laid over
+        it. Attribute ids never collide with derived facts (engine.model.DERIVED_FACTS)."""
+        key = (case.township, case.matter, case.as_of)
+        base = self._facts.get(key)
+        if base is None:
+            base = build_fact(self.policy, Case(township=case.township, as_of=case.as_of, matter=case.matter))
+            if len(self._facts) >= MAX_MEMO_ENTRIES:
+                self._facts.clear()
+            self._facts[key] = base
+        return {**base, **case.attributes}  # a fresh dict: the memoised base is never handed out
+
+    def team(self, township_id: str, on: date) -> str | None:
+        key = (township_id, on)
+        if key not in self._teams:
+            _, team = self.policy.team_for(township_id, on)
+            if len(self._teams) >= MAX_MEMO_ENTRIES:
+                self._teams.clear()
+            self._teams[key] = team.id if team else None
+        return self._teams[key]
+
+
 class _Resolver:
     """Resolves organization references for one case on its date."""
 
-    def __init__(self, policy: Policy, case: Case) -> None:
-        self.policy = policy
+    def __init__(self, prepared: Prepared, case: Case) -> None:
+        self.prepared = prepared
         self.case = case
         self.notes: list[str] = []
 
     def org(self, ref: str) -> OrgRef | None:
-        policy, case = self.policy, self.case
+        case = self.case
         if ref == TOWNSHIP_REF:
             org_id: str | None = case.township
         elif ref == TEAM_REF:
-            _, team = policy.team_for(case.township, case.as_of)
-            org_id = team.id if team else None
+            org_id = self.prepared.team(case.township, case.as_of)
         elif ref.startswith("@"):
             value = case.attributes.get(ref[1:])
             org_id = value if isinstance(value, str) else None
         else:
             org_id = ref
-        if org_id is None or org_id not in policy.organizations:
+        if org_id is None or org_id not in self.prepared.policy.organizations:
             return None
-        resolved = policy.resolve_org(org_id, case.as_of)
-        for old in resolved.via:
-            note = f"机构改革: {old.name} 自 {old.valid_until} 起由 {policy.organizations[old.successor or ''].name} 承接"
+        org, notes = self.prepared.org(org_id, case.as_of)
+        for note in notes:
             if note not in self.notes:
                 self.notes.append(note)
-        return OrgRef.of(resolved.org, resolved.via)
+        return org
 
 
 def decide(case: Case, compiled: CompiledPolicy, fire: Fire) -> Decision:
     """Decide one case. Pure: the date comes with the case; `fire` runs durable_rules."""
     policy = compiled.policy
-    check_case(policy, case)
-    fact = build_fact(policy, case)
-    resolver = _Resolver(policy, case)
+    prepared = Prepared.of(compiled)
+    check_case(policy, case, prepared.good_values)
+    resolver = _Resolver(prepared, case)
     township = resolver.org(case.township)
     assert township is not None  # check_case guarantees it
 
     matter = policy.matters.get(case.matter) if case.matter else None
-    fired_names = fire(compiled.shard_of_matter[matter.id], fact) if matter else []
-    fired_ids = {compiled.clause_of_rule[name] for name in fired_names}
+    fired_names = fire(prepared.shard_of_matter[matter.id], prepared.fact(case)) if matter else []
+    clause_of_rule = prepared.clause_of_rule
+    fired_ids = {clause_of_rule[name] for name in fired_names}
 
     clauses: list[Clause] = []
-    amendments: list[Rule] = []
-    if matter is not None and matter.id in fired_ids:
-        clauses.append(_list_clause(matter, len(policy.rules)))
-    for order, rule in enumerate(policy.rules):
-        if rule.id in fired_ids:
-            if rule.kind is RuleKind.amendment:
-                amendments.append(rule)
-            else:
-                clauses.append(_rule_clause(rule, order))
-    fired = tuple(c.id for c in sorted(clauses, key=lambda c: c.order)) + tuple(a.id for a in amendments)
+    amended: list[tuple[int, Rule]] = []
+    for clause_id in fired_ids:
+        entry = prepared.rules.get(clause_id)
+        if entry is None:  # a matter's list default (matter and rule ids never collide)
+            if matter is not None and clause_id == matter.id:
+                clauses.append(prepared.list_clauses[clause_id])
+        elif entry[1] is None:
+            amended.append((entry[0], entry[2]))
+        else:
+            clauses.append(entry[1])
+    clauses.sort(key=lambda c: c.order)
+    amendments = [rule for _, rule in sorted(amended, key=lambda a: a[0])]
+    fired = tuple(c.id for c in clauses) + tuple(a.id for a in amendments)
 
     explanation: list[Explanation] = []
     leads: dict[str, OrgRef] = {}
@@ -137,7 +221,7 @@ def decide(case: Case, compiled: CompiledPolicy, fire: Fire) -> Decision:
 
     base: dict[str, Any] = {
         "township": township,
-        "policy": {"id": policy.id, "version": policy.version, "digest": policy.digest},
+        "policy": prepared.policy_ref,
         "as_of": case.as_of,
         "reference": case.reference,
         "fired": fired,
@@ -188,9 +272,11 @@ def decide(case: Case, compiled: CompiledPolicy, fire: Fire) -> Decision:
         explanation.append(Explanation(amendment.id, "applied", f"附加: 配合单位 {added}"))
 
     supports: list[OrgRef] = []
+    support_ids = {lead.id}
     for ref in support_refs:
         org = resolver.org(ref)
-        if org is not None and org.id != lead.id and all(org.id != s.id for s in supports):
+        if org is not None and org.id not in support_ids:
+            support_ids.add(org.id)
             supports.append(org)
     coordinator = resolver.org(coordinator_ref) if coordinator_ref else None
     candidates: tuple[OrgRef, ...] = ()
@@ -211,7 +297,7 @@ def decide(case: Case, compiled: CompiledPolicy, fire: Fire) -> Decision:
         supports=tuple(supports),
         township_duties=tuple(duties),
         time_limits=time_limits,
-        rule=winner.ref(),
+        rule=winner.ref,
         explanation=tuple(explanation),
         coordinator=coordinator,
         candidates=candidates,

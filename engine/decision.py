@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 from typing import Any, Literal
 
 from engine.model import Basis, Organization, Scalar
@@ -42,13 +43,19 @@ class OrgRef:
         return OrgRef(org.id, org.name, org.name_en, org.kind.value, tuple(o.id for o in succeeded))
 
     def to_dict(self) -> dict[str, Any]:
+        out = dict(self._wire)
+        if self.succeeded:
+            out["succeeded"] = list(self.succeeded)
+        return out
+
+    @cached_property
+    def _wire(self) -> dict[str, Any]:
+        # Built once per (memoised) OrgRef: serialising is on every decision's path.
         out: dict[str, Any] = {"id": self.id, "name": self.name}
         if self.name_en:
             out["name_en"] = self.name_en
         if self.kind:
             out["kind"] = self.kind
-        if self.succeeded:
-            out["succeeded"] = list(self.succeeded)
         return out
 
 
@@ -64,8 +71,12 @@ class RuleRef:
             "id": self.id,
             "title": self.title,
             "kind": self.kind,
-            "basis": [b.model_dump(exclude_none=True) for b in self.basis],
+            "basis": [dict(b) for b in self._basis],
         }
+
+    @cached_property
+    def _basis(self) -> tuple[dict[str, Any], ...]:
+        return tuple(b.model_dump(exclude_none=True) for b in self.basis)
 
 
 @dataclass(frozen=True)

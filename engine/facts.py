@@ -59,8 +59,7 @@ def check_value(policy: Policy, attr: Attribute, value: Scalar) -> Scalar:
     if not isinstance(value, str):
         raise CaseError("wrong_type", f"`{attr.id}` must be a string id", field)
     if kind is AttributeType.township:
-        townships = {t.id for t in policy.townships()}
-        if value not in townships:
+        if value not in policy.township_ids:
             raise CaseError(
                 "value_not_allowed", f"`{value}` is not a township", field, _township_hint(policy, value)
             )
@@ -77,8 +76,12 @@ def check_value(policy: Policy, attr: Attribute, value: Scalar) -> Scalar:
     return value
 
 
-def check_case(policy: Policy, case: Case) -> None:
-    """Raise CaseError for anything in the case the policy does not know."""
+def check_case(policy: Policy, case: Case, known_good: set[tuple[str, type, object]] | None = None) -> None:
+    """Raise CaseError for anything in the case the policy does not know.
+
+    `known_good` (optional, owned by the caller) remembers attribute values that passed,
+    so a value seen before is not checked again; values that fail are never added.
+    """
     township = policy.organizations.get(case.township)
     if township is None or not township.is_township:
         raise CaseError(
@@ -90,6 +93,8 @@ def check_case(policy: Policy, case: Case) -> None:
     if case.matter is not None and case.matter not in policy.matters:
         raise CaseError("unknown_matter", f"unknown matter `{case.matter}`", "matter", _matter_hint(policy, case.matter))
     for key, value in case.attributes.items():
+        if known_good is not None and (key, type(value), value) in known_good:
+            continue
         attr = policy.attributes.get(key)
         if attr is None:
             raise CaseError(
@@ -99,6 +104,8 @@ def check_case(policy: Policy, case: Case) -> None:
                 suggest(key, policy.attributes) or f"known: {', '.join(sorted(policy.attributes))}",
             )
         check_value(policy, attr, value)
+        if known_good is not None and len(known_good) < 65536:
+            known_good.add((key, type(value), value))
 
 
 def build_fact(policy: Policy, case: Case) -> dict[str, Any]:

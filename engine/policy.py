@@ -74,6 +74,11 @@ class Policy:
     def townships(self) -> list[Organization]:
         return [o for o in self.organizations.values() if o.is_township]
 
+    @cached_property
+    def township_ids(self) -> frozenset[str]:
+        """Ids of every township and street (checked on each case with a township attribute)."""
+        return frozenset(o.id for o in self.townships())
+
     def resolve_org(self, org_id: str, on: date) -> Resolved:
         """Follow successors (机构改革) until a body in force on `on` is found.
 
@@ -93,10 +98,31 @@ class Policy:
             org = self.organizations[org.successor]
         return Resolved(org, tuple(via))
 
+    @cached_property
+    def _hubs_serving(self) -> dict[str, tuple[Organization, ...]]:
+        # Indexes for the per-decision lookups below: without them each decision scans
+        # every organization and delegation (O(policy) per case at ×10 sizes).
+        hubs: dict[str, list[Organization]] = {}
+        for org in self.organizations.values():
+            for served in org.serves:
+                hubs.setdefault(served, []).append(org)
+        return {k: tuple(v) for k, v in hubs.items()}
+
+    @cached_property
+    def _delegations_by_case(self) -> dict[tuple[str, str], tuple[Delegation, ...]]:
+        index: dict[tuple[str, str], list[Delegation]] = {}
+        for d in self.delegations:
+            for township_id in d.townships:
+                for matter_id in d.matters:
+                    found = index.setdefault((township_id, matter_id), [])
+                    if d not in found:
+                        found.append(d)
+        return {k: tuple(v) for k, v in index.items()}
+
     def hub_of(self, township_id: str, on: date) -> Organization | None:
         """The 1+X hub whose team serves this township on that date, if any."""
-        for org in self.organizations.values():
-            if township_id in org.serves and org.in_force(on) and org.enforcement_team:
+        for org in self._hubs_serving.get(township_id, ()):
+            if org.in_force(on) and org.enforcement_team:
                 return org
         return None
 
@@ -116,21 +142,14 @@ class Policy:
 
     def delegations_for(self, township_id: str, matter_id: str, on: date) -> list[Delegation]:
         """Delegations (赋权) in force on that date covering the township and the matter."""
-        return [
-            d
-            for d in self.delegations
-            if d.in_force(on) and township_id in d.townships and matter_id in d.matters
-        ]
+        return [d for d in self._delegations_by_case.get((township_id, matter_id), ()) if d.in_force(on)]
 
     def delegations_ended(self, township_id: str, matter_id: str, on: date) -> list[Delegation]:
         """Delegations that covered the township and matter but were taken back (收回) by then."""
         return [
             d
-            for d in self.delegations
-            if d.valid_until is not None
-            and on >= d.valid_until
-            and township_id in d.townships
-            and matter_id in d.matters
+            for d in self._delegations_by_case.get((township_id, matter_id), ())
+            if d.valid_until is not None and on >= d.valid_until
         ]
 
     def counts(self) -> dict[str, int]:

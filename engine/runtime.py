@@ -3,21 +3,27 @@
 One `Runtime` per process holds the durable_rules adapter and the active compiled policy.
 Activation is all-or-nothing: a policy that fails to load, validate, check (the fast checks
 of `engine.check.gate`), compile or register raises and the previous one keeps serving.
+
+Each active policy has its own decision cache (engine.cache): a case seen before under the
+same policy digest is answered without durable_rules; every other case is evaluated by it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from engine.cache import DEFAULT_CACHE_SIZE, DecisionCache, case_key
 from engine.check import gate
 from engine.compile import CompiledPolicy, compile_policy
 from engine.decide import decide
 from engine.decision import Case, Decision
 from engine.durable import DurableRules, Registration
+from engine.errors import EngineFailure
 from engine.load import load_policy, policy_from_files
 from engine.policy import Policy
 from engine.review import CRITERIA_SHARD, Proposal, Review, compile_criteria, review
@@ -42,6 +48,7 @@ class Active:
     loaded_at: datetime
     source: str
     criteria: Registration | None = None  # grid admission criteria: a ruleset of their own
+    cache: DecisionCache = field(default_factory=DecisionCache, compare=False)
 
     @property
     def policy(self) -> Policy:
@@ -51,22 +58,24 @@ class Active:
 class Runtime:
     """Serves decisions from the active policy; swaps policies atomically."""
 
-    def __init__(self, active: Active, adapter: DurableRules) -> None:
-        self._active = active
+    def __init__(self, active: Active, adapter: DurableRules, cache_size: int = DEFAULT_CACHE_SIZE) -> None:
         self._adapter = adapter
         self._swap = threading.Lock()
         self._retired: Registration | None = None
         self._retired_criteria: Registration | None = None
+        self.reload_lock = threading.Lock()  # one reload at a time (engine.reload)
+        self.cache_size = cache_size
+        self._active = dataclasses.replace(active, cache=DecisionCache(cache_size))
 
     @classmethod
-    def from_dir(cls, path: Path | str) -> Runtime:
+    def from_dir(cls, path: Path | str, cache_size: int = DEFAULT_CACHE_SIZE) -> Runtime:
         adapter = shared_adapter()
-        return cls(activate(load_policy(path), adapter, str(path)), adapter)
+        return cls(activate(load_policy(path), adapter, str(path)), adapter, cache_size)
 
     @classmethod
-    def from_files(cls, files: dict[str, str], source: str = "<files>") -> Runtime:
+    def from_files(cls, files: dict[str, str], source: str = "<files>", cache_size: int = DEFAULT_CACHE_SIZE) -> Runtime:
         adapter = shared_adapter()
-        return cls(activate(policy_from_files(files), adapter, source), adapter)
+        return cls(activate(policy_from_files(files), adapter, source), adapter, cache_size)
 
     @property
     def active(self) -> Active:
@@ -77,7 +86,31 @@ class Runtime:
         return self._active.policy
 
     def decide(self, case: Case) -> Decision:
+        """Decide `case` under the active policy (from its cache when the same case was seen)."""
         active = self._active  # one read: a concurrent swap cannot split a decision
+        key = case_key(case)
+        cached = active.cache.get(key)
+        if cached is not None:
+            if cached.reference != case.reference:
+                return dataclasses.replace(cached, reference=case.reference)
+            return cached
+        try:
+            decision = self._evaluate(active, case)
+        except EngineFailure:
+            if self._active is active:
+                raise
+            # NOTE: this decision read a policy that was replaced twice while it ran, so
+            # its rulesets are gone; the answer comes from the policy now active.
+            active = self._active
+            decision = self._evaluate(active, case)
+        active.cache.put(key, decision)
+        return decision
+
+    def decide_uncached(self, case: Case) -> Decision:
+        """Decide `case` with durable_rules, bypassing the cache (benchmarks, differential tests)."""
+        return self._evaluate(self._active, case)
+
+    def _evaluate(self, active: Active, case: Case) -> Decision:
         names = active.registration.names
 
         def fire(shard: str, fact: dict[str, Any]) -> list[str]:
@@ -102,7 +135,7 @@ class Runtime:
         # firing its rulesets; dropping them one swap later lets it finish.
         """
         with self._swap:
-            new = activate(policy, self._adapter, source)
+            new = dataclasses.replace(activate(policy, self._adapter, source), cache=DecisionCache(self.cache_size))
             old, self._active = self._active, new
             if self._retired is not None:
                 self._adapter.unregister(self._retired)

@@ -121,3 +121,16 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     missing = config.stash.get(_missing_key, [])
     if missing:
         tr.write_line("RULE COVERAGE GATE FAILED: " + ", ".join(i for _, i, _, _ in missing), red=True)
+
+
+# Reading the decision log needs a token with scope decisions:read (api/auth.py).
+AUDITOR_TOKEN = "auditor-token-for-the-test-suite-0000"
+AUDITOR = {"Authorization": f"Bearer {AUDITOR_TOKEN}"}
+AUDITOR_TOKENS = f'{{"tokens": [{{"name": "auditor", "token": "{AUDITOR_TOKEN}", "scopes": ["decisions:read"]}}]}}'
+
+
+def auditor_auth() -> Any:
+    from api.auth import AuthConfig
+
+    return AuthConfig.parse(AUDITOR_TOKENS, "tests")
+

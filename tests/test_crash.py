@@ -17,7 +17,7 @@ from sqlalchemy import text
 
 from engine.replay import Replayer
 from engine.store import open_log
-from tests.conftest import SEED_POLICY
+from tests.conftest import AUDITOR, AUDITOR_TOKENS, SEED_POLICY
 from tests.test_store import drop_append_only_triggers
 
 CLIENTS = 8
@@ -31,11 +31,12 @@ BODIES = [
 
 
 def start_server(tmp_path: Path, url: str) -> tuple[subprocess.Popen[bytes], str]:
-    env = {**os.environ, "TIAOKUAI_DATABASE_URL": url, "TIAOKUAI_POLICY": str(SEED_POLICY)}
+    env = {**os.environ, "TIAOKUAI_DATABASE_URL": url, "TIAOKUAI_POLICY": str(SEED_POLICY), "TIAOKUAI_TOKENS": AUDITOR_TOKENS}
     log_path = tmp_path / "server.log"
     out = log_path.open("wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve", "--host", "127.0.0.1", "--port", "0"],
+        # --no-supervise: SIGKILL below must take the serving process itself down
+        [sys.executable, "-m", "api.cli", "serve", "--no-supervise", "--host", "127.0.0.1", "--port", "0"],
         cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT,
     )
     out.close()
@@ -62,7 +63,7 @@ def test_sigkill_mid_load_loses_no_answered_decision(tmp_path: Path) -> None:
         with httpx.Client(base_url=base, timeout=10) as client:
             first = client.post("/v1/cases/lead", content=BODIES[0] % 0, headers={"content-type": "application/json"})
             assert first.status_code == 200
-            record = client.get(f"/v1/decisions/{first.json()['decision_id']}")
+            record = client.get(f"/v1/decisions/{first.json()['decision_id']}", headers=AUDITOR)
             assert record.status_code == 200 and record.json()["response"] == first.json()
             answered[first.json()["decision_id"]] = first.content
 

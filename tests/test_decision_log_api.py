@@ -14,7 +14,7 @@ from api.app import create_app
 from api.settings import Settings
 from engine.runtime import Runtime
 from engine.store import DecisionLog
-from tests.conftest import SEED_POLICY
+from tests.conftest import AUDITOR, SEED_POLICY, auditor_auth
 
 CASES = [
     b'{"matter": "WAT-01", "township": "gaojia", "attributes": {"site_type": "river"}, "as_of": "2026-11-01", "reference": "12345-A"}',
@@ -26,8 +26,8 @@ CASES = [
 
 @pytest.fixture
 def api(log_url: str, seed_runtime: Runtime) -> Iterator[TestClient]:
-    app = create_app(Settings(SEED_POLICY, log_url), runtime=seed_runtime)
-    with TestClient(app) as client:
+    app = create_app(Settings(SEED_POLICY, log_url, auth=auditor_auth()), runtime=seed_runtime)
+    with TestClient(app, headers=AUDITOR) as client:
         yield client
 
 

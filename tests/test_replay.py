@@ -30,7 +30,7 @@ from engine.load import load_policy, read_policy_dir
 from engine.replay import Replayer, ReplayError
 from engine.runtime import Runtime
 from engine.store import open_log
-from tests.conftest import SEED_POLICY
+from tests.conftest import AUDITOR, SEED_POLICY, auditor_auth
 from tests.test_store import drop_append_only_triggers
 
 runner = CliRunner()
@@ -57,8 +57,8 @@ def request_of(case: Case) -> dict[str, Any]:
 
 @pytest.fixture
 def served(log_url: str, seed_runtime: Runtime) -> Iterator[tuple[TestClient, str]]:
-    app = create_app(Settings(SEED_POLICY, log_url), runtime=seed_runtime)
-    with TestClient(app) as client:
+    app = create_app(Settings(SEED_POLICY, log_url, auth=auditor_auth()), runtime=seed_runtime)
+    with TestClient(app, headers=AUDITOR) as client:
         yield client, log_url
 
 

@@ -26,7 +26,7 @@ def _wait(url: str, deadline: float) -> None:
         try:
             urllib.request.urlopen(url, timeout=1).close()
             return
-        except (urllib.error.URLError, ConnectionError):
+        except (urllib.error.URLError, ConnectionError, TimeoutError):  # the supervisor accepts before the worker is up
             time.sleep(0.1)
     raise AssertionError(f"server at {url} did not start")
 

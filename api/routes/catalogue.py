@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
 from api.deps import RuntimeDep
 from api.errors import ApiError
-from api.schemas import ErrorV1, ItemsV1
+from api.schemas import ErrorV1, IsoDate, ItemsV1
 from engine.model import Matter
 from engine.policy import Policy
 from engine.validate import suggest
@@ -43,7 +42,7 @@ async def list_matters(
     runtime: RuntimeDep,
     q: Annotated[str | None, Query(max_length=100, description="text in name, id or aliases", examples=["采砂"])] = None,
     domain: Annotated[str | None, Query(max_length=64, examples=["water"])] = None,
-    as_of: Annotated[date | None, Query(description="only matters in force on this date")] = None,
+    as_of: Annotated[IsoDate | None, Query(description="only matters in force on this date")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
@@ -83,7 +82,7 @@ def _named_matters(tests: dict[str, Any]) -> tuple[Any, ...]:
 async def list_organizations(
     runtime: RuntimeDep,
     kind: Annotated[str | None, Query(max_length=32, examples=["township"])] = None,
-    as_of: Annotated[date | None, Query(description="only bodies in force on this date")] = None,
+    as_of: Annotated[IsoDate | None, Query(description="only bodies in force on this date")] = None,
 ) -> dict[str, Any]:
     policy = runtime.policy
     items = []

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from fastapi import APIRouter
 
+from api.auth import dependency
 from api.deps import RuntimeDep
-from api.schemas import PolicyInfoV1
+from api.schemas import ErrorV1, PolicyInfoV1
 
 router = APIRouter(tags=["system"])
 
@@ -28,7 +30,13 @@ def policy_info(runtime: RuntimeDep) -> dict[str, Any]:
     }
 
 
-@router.get("/v1/policy", response_model=PolicyInfoV1, summary="The active policy")
+@router.get(
+    "/v1/policy",
+    response_model=PolicyInfoV1,
+    summary="The active policy",
+    dependencies=dependency("list:read"),  # checks the configuration on each call (not a hot path)
+    responses={401: {"model": ErrorV1}, 403: {"model": ErrorV1}},
+)
 async def get_policy(runtime: RuntimeDep) -> dict[str, Any]:
     return policy_info(runtime)
 
@@ -36,4 +44,18 @@ async def get_policy(runtime: RuntimeDep) -> dict[str, Any]:
 @router.get("/healthz", summary="Liveness and the active policy digest")
 async def healthz(runtime: RuntimeDep) -> dict[str, Any]:
     policy = runtime.policy
-    return {"status": "ok", "policy": {"id": policy.id, "version": policy.version, "digest": policy.digest}}
+    return {
+        "status": "ok",
+        "policy": {"id": policy.id, "version": policy.version, "digest": policy.digest},
+        "worker": worker_info(),
+    }
+
+
+def worker_info() -> dict[str, Any]:
+    """This process and, under `tiaokuai serve`'s supervisor, how often it restarted the
+    worker and why the last one ended (api/supervise.py passes both in the environment)."""
+    return {
+        "pid": os.getpid(),
+        "restarts": int(os.environ.get("TIAOKUAI_WORKER_RESTARTS", "0")),
+        "last_exit": os.environ.get("TIAOKUAI_WORKER_LAST_EXIT") or None,
+    }

@@ -1,0 +1,180 @@
+"""In-process figures: decisions/s and latency of the engine next to plain Python, and the
+time to load, validate and compile the policy, at seed size and ×10 (bench/synthetic.py).
+
+Variants run round-robin in every round (the machine is shared: medians of per-round
+figures, ratios computed per round against the baseline of the same round):
+- engine, cache miss: `Runtime.decide_uncached`, durable_rules evaluates every case;
+- engine, cache hit: `Runtime.decide` on cases already in the decision cache;
+- plain Python: the same `engine.decide.decide`, with bench/plain.py matching instead of
+  durable_rules (dict by matter + scan of compiled conditions);
+- matching only: `DurableRules.fire` vs `PlainFire` on prebuilt facts.
+"""
+
+from __future__ import annotations
+
+import cProfile
+import gc
+import io
+import pstats
+import random
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.plain import PlainFire
+from bench.synthetic import synthetic_files
+from engine import space
+from engine.compile import compile_policy
+from engine.decide import decide
+from engine.decision import Case
+from engine.facts import build_fact
+from engine.load import policy_from_files
+from engine.runtime import Runtime, shared_adapter
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED = ROOT / "policy"
+
+
+@dataclass
+class Series:
+    """Per-round figures of one variant: p50/p99 (µs) and decisions/s."""
+
+    p50: list[float] = field(default_factory=list)
+    p99: list[float] = field(default_factory=list)
+    rate: list[float] = field(default_factory=list)
+
+    def add(self, latencies_ns: list[int], rate: float) -> None:
+        latencies_ns.sort()
+        n = len(latencies_ns)
+        self.p50.append(latencies_ns[n // 2] / 1000)
+        self.p99.append(latencies_ns[min(n - 1, int(n * 0.99))] / 1000)
+        self.rate.append(rate)
+
+    def median(self) -> dict[str, float]:
+        return {"p50": statistics.median(self.p50), "p99": statistics.median(self.p99), "rate": statistics.median(self.rate)}
+
+
+def measure(fn: Callable[[int], Any], n: int) -> tuple[list[int], float]:
+    """n timed calls (latency per call), then n untimed calls (throughput)."""
+    clock = time.perf_counter_ns
+    lat = []
+    for i in range(n):
+        t = clock()
+        fn(i)
+        lat.append(clock() - t)
+    t0 = time.perf_counter()
+    for i in range(n):
+        fn(i)
+    return lat, n / (time.perf_counter() - t0)
+
+
+def sample_cases(runtime: Runtime, n: int, seed: int = 7) -> list[Case]:
+    """n cases drawn uniformly from the declared case space (reservoir sampling: the ×10
+    space has over a million cases, which need not all be held at once)."""
+    rng = random.Random(seed)
+    chosen: list[Case] = []
+    for i, case in enumerate(space.cases(runtime.policy)):
+        if i < n:
+            chosen.append(case)
+        elif (j := rng.randrange(i + 1)) < n:
+            chosen[j] = case
+    return chosen
+
+
+def engine_figures(scale: int, rounds: int, n: int) -> dict[str, Any]:
+    files = synthetic_files(SEED, scale)
+    runtime = Runtime.from_files(files, source=f"seed×{scale}", cache_size=2 * n)
+    policy = runtime.policy
+    compiled = runtime.active.compiled
+    names = runtime.active.registration.names
+    adapter = shared_adapter()
+    plain = PlainFire(compiled)
+    cases = sample_cases(runtime, n)
+    facts = [(compiled.shard_of_matter[c.matter], build_fact(policy, c)) for c in cases if c.matter]
+
+    # The baseline must answer exactly like the engine, or the comparison means nothing.
+    mismatches = sum(
+        sorted(plain(shard, fact)) != sorted(adapter.fire(names[shard], fact)) for shard, fact in facts
+    )
+    different = sum(
+        decide(c, compiled, plain).to_dict() != runtime.decide_uncached(c).to_dict() for c in cases
+    )
+    for c in cases:
+        runtime.decide(c)  # warm the cache for the hit path
+    k = len(cases)
+    variants: dict[str, Callable[[int], Any]] = {
+        "engine, cache miss (durable_rules)": lambda i: runtime.decide_uncached(cases[i % k]),
+        "engine, cache hit": lambda i: runtime.decide(cases[i % k]),
+        "plain Python (same decide, dict by matter + scan)": lambda i: decide(cases[i % k], compiled, plain),
+        "matching only: durable_rules fire": lambda i: adapter.fire(names[facts[i % len(facts)][0]], facts[i % len(facts)][1]),
+        "matching only: plain Python": lambda i: plain(*facts[i % len(facts)]),
+    }
+    series = {name: Series() for name in variants}
+    ratios: dict[str, list[float]] = {"miss_p50": [], "miss_p99": [], "miss_rate": [], "hit_p50": [], "fire_p50": [], "fire_rate": []}
+    for _ in range(rounds):
+        for name, fn in variants.items():
+            gc.collect()
+            series[name].add(*measure(fn, n))
+        base = series["plain Python (same decide, dict by matter + scan)"]
+        miss, hit = series["engine, cache miss (durable_rules)"], series["engine, cache hit"]
+        fire, pfire = series["matching only: durable_rules fire"], series["matching only: plain Python"]
+        ratios["miss_p50"].append(miss.p50[-1] / base.p50[-1])
+        ratios["miss_p99"].append(miss.p99[-1] / base.p99[-1])
+        ratios["miss_rate"].append(miss.rate[-1] / base.rate[-1])
+        ratios["hit_p50"].append(hit.p50[-1] / base.p50[-1])
+        ratios["fire_p50"].append(fire.p50[-1] / pfire.p50[-1])
+        ratios["fire_rate"].append(fire.rate[-1] / pfire.rate[-1])
+    return {
+        "scale": scale,
+        "matters": len(policy.matters),
+        "rules": len(policy.rules),
+        "shards": len(compiled.shards),
+        "cases": len(cases),
+        "mismatches": mismatches,
+        "different_decisions": different,
+        "variants": {name: s.median() for name, s in series.items()},
+        "ratios": {name: statistics.median(v) for name, v in ratios.items()},
+        "cache": runtime.active.cache.stats(),
+        "profile": profile_miss(runtime, cases),
+    }
+
+
+def profile_miss(runtime: Runtime, cases: list[Case], n: int = 3000) -> list[tuple[str, float, float]]:
+    """cProfile of the cache-miss path: (function, tottime µs per decision, share %)."""
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for i in range(n):
+        runtime.decide_uncached(cases[i % len(cases)])
+    profiler.disable()
+    stats = pstats.Stats(profiler, stream=io.StringIO())
+    total = sum(v[2] for v in stats.stats.values())  # type: ignore[attr-defined]
+    rows = []
+    for (file, line, func), (_, _, tottime, _, _) in stats.stats.items():  # type: ignore[attr-defined]
+        where = f"{Path(file).name}:{line} {func}" if line else func
+        rows.append((where, tottime / n * 1e6, 100 * tottime / total))
+    rows.sort(key=lambda r: -r[1])
+    return rows[:12]
+
+
+def load_figures(scale: int, reps: int = 5) -> dict[str, float]:
+    """Medians (ms) of: parse+validate (policy_from_files), compile, register with durable_rules."""
+    files = synthetic_files(SEED, scale)
+    adapter = shared_adapter()
+    parse, build, register = [], [], []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        policy = policy_from_files(files)
+        t1 = time.perf_counter()
+        compiled = compile_policy(policy)
+        t2 = time.perf_counter()
+        registration = adapter.register(compiled)
+        t3 = time.perf_counter()
+        adapter.unregister(registration)
+        parse.append((t1 - t0) * 1000)
+        build.append((t2 - t1) * 1000)
+        register.append((t3 - t2) * 1000)
+    p, b, r = statistics.median(parse), statistics.median(build), statistics.median(register)
+    return {"files": len(files), "parse_validate_ms": p, "compile_ms": b, "register_ms": r, "total_ms": p + b + r}
