@@ -39,7 +39,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     )
     app.state.settings = settings
     app.state.runtime = runtime or Runtime.from_dir(settings.policy_dir, settings.decision_cache)
-    app.state.decision_log = open_log(settings.database_url, ENGINE_VERSION)
+    app.state.decision_log = open_log(settings.database_url, ENGINE_VERSION, sqlite_synchronous=settings.sqlite_synchronous)
     app.state.decision_log.store_policy(app.state.runtime.policy)
     errors.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)

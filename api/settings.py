@@ -22,6 +22,8 @@ class Settings:
     TIAOKUAI_DATABASE_URL  SQLAlchemy URL of the decision log (default: SQLite under var/)
     TIAOKUAI_FEATURES      zh-CN feature files the clause pages show (default: features/)
     TIAOKUAI_CUCUMBER      cucumber JSON of the last test run (default: out/cucumber.json)
+    TIAOKUAI_SQLITE_SYNCHRONOUS   FULL (default: a logged decision survives power loss) or NORMAL
+                                  (survives a process crash; one fsync less per commit)
     TIAOKUAI_MAX_BODY_BYTES       largest request body accepted (default 1 MiB; larger → 413)
     TIAOKUAI_DECISION_CACHE       decisions cached per policy version (default 10000; 0 = off)
     TIAOKUAI_RELOAD_TIMEOUT       seconds the compile-check of a reloaded policy may take (default 30)
@@ -35,6 +37,7 @@ class Settings:
     max_body_bytes: int = 1 << 20
     decision_cache: int = 10_000
     reload_timeout: float = 30.0
+    sqlite_synchronous: str = "FULL"
     auth: AuthConfig = field(default_factory=AuthConfig)
 
     @classmethod
@@ -52,5 +55,6 @@ class Settings:
             max_body_bytes=int(env.get("TIAOKUAI_MAX_BODY_BYTES", 1 << 20)),
             decision_cache=int(env.get("TIAOKUAI_DECISION_CACHE", 10_000)),
             reload_timeout=float(env.get("TIAOKUAI_RELOAD_TIMEOUT", 30.0)),
+            sqlite_synchronous=env.get("TIAOKUAI_SQLITE_SYNCHRONOUS", "FULL").upper(),
             auth=AuthConfig.from_env(env),
         )

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, text
@@ -211,3 +212,17 @@ def test_close_commits_what_is_queued(log_url: str, seed_runtime: Runtime) -> No
 def test_unreachable_database_is_a_log_error() -> None:
     with pytest.raises(LogError, match="cannot open the decision log"):
         open_log("postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=2")
+
+
+def test_sqlite_synchronous_is_configurable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from api.settings import Settings
+    from engine.store import make_engine
+
+    monkeypatch.setenv("TIAOKUAI_SQLITE_SYNCHRONOUS", "normal")
+    settings = Settings.from_env(database_url=f"sqlite:///{tmp_path / 'log.sqlite3'}")
+    assert settings.sqlite_synchronous == "NORMAL"
+    engine = make_engine(settings.database_url, settings.sqlite_synchronous)
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+    with pytest.raises(ValueError, match="unsupported synchronous mode"):
+        make_engine(settings.database_url, "OFF")
