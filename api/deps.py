@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import secrets
-import time
 from datetime import date, datetime, timedelta, timezone
 from typing import Annotated
 
 from fastapi import Depends, Request
 
 from engine.runtime import Runtime
-from engine.store import DecisionLog
+from engine.store import DecisionLog, new_record_id
 
 # Cases are judged on the local date in China when the caller gives none.
 CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")
@@ -38,5 +36,5 @@ def today() -> date:
 
 
 def new_decision_id() -> str:
-    """Time-ordered, unguessable: 12 hex digits of milliseconds, then 10 random hex digits."""
-    return f"{int(time.time() * 1000):012x}{secrets.token_hex(5)}"
+    """Time-ordered, unguessable; the same form as the decision log's own record ids."""
+    return new_record_id()
