@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from api.app import create_app
+from api.http.app import create_app
 from api.settings import Settings
 from bench.http import bodies
 
@@ -43,7 +43,7 @@ async def _call(app: Any, body: bytes) -> int:
 
 LAYERS = {
     "engine (Runtime.decide)": "engine/runtime.py",
-    "Decision.to_dict": "engine/decision.py",
+    "Decision.to_dict": "engine/lead/decision.py",
     "request body → LeadRequestV1": "fastapi/dependencies/utils.py:request_body_to_args",
     "FastAPI dependency solving": "fastapi/dependencies/utils.py:solve_dependencies",
     "JSONResponse rendering": "starlette/responses.py:render",

@@ -11,7 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from api.settings import DEFAULT_POLICY
-from engine.decision import Case
+from engine.lead.decision import Case
 from engine.runtime import Runtime
 
 _decision = Runtime.from_dir(DEFAULT_POLICY).decide(

@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.check_scaling [--scales 1 10] [--repeat 3] [--durable]
 
 For each scale N (bench/synthetic.py: the seed policy cloned ×N) it loads the policy once,
-then runs `engine.check.check_policy` `--repeat` times and prints the median wall time,
+then runs `engine.analysis.check.check_policy` `--repeat` times and prints the median wall time,
 the cases proved, and µs per case. With `--durable` the same enumeration also runs through
 durable_rules itself (the baseline the Python evaluator replaces), side by side, and the
 ratio of the medians is printed.
@@ -17,8 +17,8 @@ import time
 from pathlib import Path
 
 from bench.synthetic import synthetic_files
-from engine.check import Engine, check_policy
-from engine.load import policy_from_files
+from engine.analysis.check import Engine, check_policy
+from engine.policy.load import policy_from_files
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -5,7 +5,7 @@ Variants run round-robin in every round (the machine is shared: medians of per-r
 figures, ratios computed per round against the baseline of the same round):
 - engine, cache miss: `Runtime.decide_uncached`, durable_rules evaluates every case;
 - engine, cache hit: `Runtime.decide` on cases already in the decision cache;
-- plain Python: the same `engine.decide.decide`, with bench/plain.py matching instead of
+- plain Python: the same `engine.lead.decide.decide`, with bench/plain.py matching instead of
   durable_rules (dict by matter + scan of compiled conditions);
 - matching only: `DurableRules.fire` vs `PlainFire` on prebuilt facts.
 """
@@ -26,13 +26,14 @@ from typing import Any
 
 from bench.plain import PlainFire
 from bench.synthetic import synthetic_files
-from engine import space
-from engine.compile import compile_policy
-from engine.decide import decide
-from engine.decision import Case
-from engine.facts import build_fact
-from engine.load import policy_from_files
-from engine.runtime import Runtime, shared_adapter
+from engine.analysis import space
+from engine.lead.decide import decide
+from engine.lead.decision import Case
+from engine.lead.facts import build_fact
+from engine.policy.load import policy_from_files
+from engine.rules.compile import compile_policy
+from engine.rules.durable import shared_adapter
+from engine.runtime import Runtime
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "policy"

@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 
-from engine import space
+from engine.analysis import space
 from engine.runtime import Runtime
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -125,9 +125,9 @@ def http_figures(reps: int = 3, seconds: int = 8) -> dict[str, Any]:
         Path(script).write_text(lua_script(items, "/v1/cases/lead"))
         # Each server logs its decisions to its own SQLite decision log (the default configuration).
         logs = {name: f"sqlite:///{Path(tmp) / f'log-{port}.sqlite3'}" for name, port in PORTS.items()}
-        stack.enter_context(server("api.main:app", PORTS["lead (cache on)"], {"TIAOKUAI_DATABASE_URL": logs["lead (cache on)"]}, OUT / "bench-lead-cache.log"))
+        stack.enter_context(server("api.http.main:app", PORTS["lead (cache on)"], {"TIAOKUAI_DATABASE_URL": logs["lead (cache on)"]}, OUT / "bench-lead-cache.log"))
         stack.enter_context(
-            server("api.main:app", PORTS["lead (cache off)"], {"TIAOKUAI_DECISION_CACHE": "0", "TIAOKUAI_DATABASE_URL": logs["lead (cache off)"]}, OUT / "bench-lead-nocache.log")
+            server("api.http.main:app", PORTS["lead (cache off)"], {"TIAOKUAI_DECISION_CACHE": "0", "TIAOKUAI_DATABASE_URL": logs["lead (cache off)"]}, OUT / "bench-lead-nocache.log")
         )
         stack.enter_context(server("bench.bare_app:app", PORTS["bare FastAPI"], {}, OUT / "bench-bare.log"))
         for port in PORTS.values():

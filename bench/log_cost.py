@@ -24,11 +24,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from engine import space
-from engine.decision import Case
+from engine.analysis import space
+from engine.lead.decision import Case
+from engine.log.store import DecisionLog, open_log
 from engine.replay import response_bytes
 from engine.runtime import Runtime
-from engine.store import DecisionLog, open_log
 
 ROOT = Path(__file__).resolve().parent.parent
 THREADS = 8

@@ -28,10 +28,10 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from api.app import create_app
+from api.http.app import create_app
 from api.settings import DEFAULT_POLICY, Settings
+from engine.listing.sheet import export_xlsx, import_sheet
 from engine.runtime import Runtime
-from engine.sheet import export_xlsx, import_sheet
 
 
 def main() -> None:

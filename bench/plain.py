@@ -1,9 +1,9 @@
 """The same policy evaluated in plain Python: the baseline the engine is measured against.
 
-The compiled durable_rules conditions (engine.compile) are turned into Python closures and
+The compiled durable_rules conditions (engine.rules.compile) are turned into Python closures and
 indexed by matter, so one case scans only the rules that can name its matter, the way
 research/perf.md's "dict by matter + scan" floor does. `PlainFire` has the signature of the
-engine's `fire`, so `engine.decide.decide` runs unchanged on top of either.
+engine's `fire`, so `engine.lead.decide.decide` runs unchanged on top of either.
 """
 
 from __future__ import annotations
@@ -11,14 +11,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from engine.compile import CompiledPolicy
+from engine.rules.compile import CompiledPolicy
 
 Predicate = Callable[[dict[str, Any]], bool]
 _MISSING = object()
 
 
 def predicate(term: dict[str, Any]) -> Predicate:
-    """One durable_rules term (only the operators engine.compile emits) as a closure."""
+    """One durable_rules term (only the operators engine.rules.compile emits) as a closure."""
     (op, arg), = term.items()
     if op == "$and":
         parts = [predicate(t) for t in arg]

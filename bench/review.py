@@ -18,7 +18,7 @@ import statistics
 import time
 from datetime import date
 
-from api.review_schemas import (
+from api.http.schemas.admission import (
     CENSUS_EXAMPLE,
     DUPLICATE_DATA_EXAMPLE,
     EMERGENCY_EXAMPLE,
@@ -27,9 +27,9 @@ from api.review_schemas import (
     AdmissionReviewRequestV1,
 )
 from api.settings import DEFAULT_POLICY
-from engine.decision import Case
-from engine.grid import grid_of
-from engine.review import check_proposal, derive
+from engine.admission.review import check_proposal, derive
+from engine.lead.decision import Case
+from engine.policy.grid import grid_of
 from engine.runtime import Runtime
 
 EXAMPLES = [CENSUS_EXAMPLE, GAS_SAFETY_EXAMPLE, NO_ENFORCEMENT_EXAMPLE, DUPLICATE_DATA_EXAMPLE, EMERGENCY_EXAMPLE]

@@ -28,7 +28,7 @@ import httpx
 
 from bench.http import ROOT, bodies, lua_script
 from bench.run import RESULTS, SOAK_BEGIN, SOAK_END
-from engine import space
+from engine.analysis import space
 from engine.runtime import Runtime
 
 PORT = 8175

@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from engine.load import read_policy_dir
+from engine.policy.load import read_policy_dir
 
 
 def _clone_matter(item: dict[str, Any], k: int) -> dict[str, Any]:

@@ -1,34 +1,63 @@
 """tiaokuai engine: load → validate → compile → decide. No HTTP, no global clock.
 
-The flow: `load_policy` reads policy/ (engine.load, engine.validate), `compile_policy`
-turns it into durable_rules rulesets (engine.compile), `Runtime` registers them through
-the one adapter (engine.durable) and `decide` applies precedence (engine.decide).
+The flow: `load_policy` reads policy/ (engine.policy), `compile_policy` turns it into
+durable_rules rulesets (engine.rules), `Runtime` registers them through the one adapter
+(engine.rules.durable) and `decide` applies precedence (engine.lead). Grid admission is
+engine.admission, whole-policy analysis engine.analysis, the decision log engine.log, the
+list as a spreadsheet engine.listing. This module and each subpackage's `__init__` are the
+facades api/ imports; nothing outside the engine reaches into a submodule.
 """
 
-from engine.compile import CompiledPolicy, compile_policy
-from engine.decide import decide
-from engine.decision import Case, Decision
-from engine.errors import CaseError, CompileError, EngineFailure, Finding, PolicyError, TiaokuaiError
-from engine.load import load_policy, policy_from_files
-from engine.policy import Policy
+from engine.errors import (
+    CaseError,
+    CompileError,
+    EngineFailure,
+    ErrorCode,
+    Finding,
+    LogError,
+    PolicyError,
+    ProposalError,
+    RecordNotFound,
+    ReplayError,
+    RowError,
+    SheetError,
+    TiaokuaiError,
+)
+from engine.lead import Case, Decision, decide
+from engine.policy import Policy, load_policy, policy_from_files
+from engine.reload import ReloadResult, reload_policy
+from engine.replay import Replayer, case_from_request, json_bytes
+from engine.rules import CompiledPolicy, compile_policy
 from engine.runtime import Runtime
+from engine.version import ENGINE_VERSION
 
 __all__ = [
+    "ENGINE_VERSION",
     "Case",
     "CaseError",
     "CompileError",
     "CompiledPolicy",
     "Decision",
     "EngineFailure",
+    "ErrorCode",
     "Finding",
+    "LogError",
     "Policy",
     "PolicyError",
+    "ProposalError",
+    "RecordNotFound",
+    "ReloadResult",
+    "ReplayError",
+    "Replayer",
+    "RowError",
     "Runtime",
+    "SheetError",
     "TiaokuaiError",
+    "case_from_request",
     "compile_policy",
     "decide",
+    "json_bytes",
     "load_policy",
     "policy_from_files",
+    "reload_policy",
 ]
-
-ENGINE_VERSION = "0.1.0"

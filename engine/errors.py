@@ -1,10 +1,63 @@
-"""Typed errors raised by the engine. api/errors.py maps each to one HTTP status and code."""
+"""Typed errors raised by the engine. api/http/errors.py maps each to one HTTP status and code."""
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
+
+
+class ErrorCode(StrEnum):
+    """Every error code a caller can see, in one registry: `{"error": {"code": …}}` on the wire.
+
+    Codes are stable API: add new ones, never rename one. The engine raises them (CaseError,
+    ProposalError); api/http/errors.py maps the other engine errors and HTTP failures to them.
+    """
+
+    MISSING_FIELD = "missing_field"
+    UNKNOWN_FIELD = "unknown_field"
+    MALFORMED_JSON = "malformed_json"
+    WRONG_TYPE = "wrong_type"
+    TOO_LONG = "too_long"
+    TOO_SHORT = "too_short"
+    TOO_MANY_ITEMS = "too_many_items"
+    INVALID_DATE = "invalid_date"
+    INVALID_VALUE = "invalid_value"
+    VALUE_OUT_OF_RANGE = "value_out_of_range"
+    VALUE_NOT_ALLOWED = "value_not_allowed"
+    UNKNOWN_MATTER = "unknown_matter"
+    UNKNOWN_TOWNSHIP = "unknown_township"
+    UNKNOWN_ATTRIBUTE = "unknown_attribute"
+    UNKNOWN_DOMAIN = "unknown_domain"
+    UNKNOWN_ORGANIZATION = "unknown_organization"
+    UNKNOWN_TASK_KIND = "unknown_task_kind"
+    UNKNOWN_FREQUENCY = "unknown_frequency"
+    UNKNOWN_CHANNEL = "unknown_channel"
+    UNKNOWN_BASIS_LEVEL = "unknown_basis_level"
+    UNKNOWN_DATA_FIELD = "unknown_data_field"
+    UNKNOWN_ACTION = "unknown_action"
+    UNKNOWN_EMERGENCY_CATEGORY = "unknown_emergency_category"
+    MISSING_EMERGENCY_CATEGORY = "missing_emergency_category"
+    INCONSISTENT_EMERGENCY = "inconsistent_emergency"
+    INVALID_DATES = "invalid_dates"
+    NO_GRID_ADMISSION = "no_grid_admission"
+    UNKNOWN_PARAMETER = "unknown_parameter"
+    INVALID_TIME = "invalid_time"
+    INVALID_RANGE = "invalid_range"
+    UNKNOWN_DECISION = "unknown_decision"
+    UNKNOWN_CLAUSE = "unknown_clause"
+    POLICY_REJECTED = "policy_rejected"
+    ENGINE_UNAVAILABLE = "engine_unavailable"
+    DECISION_LOG_UNAVAILABLE = "decision_log_unavailable"
+    UNAUTHORIZED = "unauthorized"
+    INSUFFICIENT_SCOPE = "insufficient_scope"
+    MALFORMED_BODY = "malformed_body"
+    NOT_FOUND = "not_found"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    BODY_TOO_LARGE = "body_too_large"
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+    HTTP_ERROR = "http_error"
 
 
 @dataclass(frozen=True)
@@ -22,7 +75,7 @@ class Finding:
     id: str | None = None
     severity: str = "error"
     hint: str | None = None
-    # counter-example cases (engine.decision.Case) from `engine.check`, for `--explain`
+    # counter-example cases (engine.lead.decision.Case) from `engine.analysis.check`, for `--explain`
     examples: tuple[Any, ...] = dataclasses.field(default=(), compare=False, repr=False)
 
     def render(self) -> str:
@@ -74,3 +127,44 @@ class ProposalError(CaseError):
     """A grid task proposal the policy cannot review: unknown kind, organization, field, action,
     channel, frequency, basis level or emergency category, or dates out of order.
     """
+
+
+class ReplayError(TiaokuaiError):
+    """A record cannot be replayed (unknown kind, unreadable request, missing policy)."""
+
+
+class LogError(TiaokuaiError):
+    """The decision log could not be opened or could not commit: nothing was acknowledged."""
+
+
+class RecordNotFound(TiaokuaiError):
+    """No record with that id, or no stored policy with that digest."""
+
+
+@dataclass(frozen=True)
+class RowError:
+    """One problem in a sheet, located as a spreadsheet user sees it."""
+
+    row: int | None
+    column: str | None
+    problem: str
+    hint: str | None = None
+    letter: str | None = None
+
+    def render(self) -> str:
+        where = []
+        if self.row is not None:
+            where.append(f"row {self.row}")
+        if self.column is not None:
+            where.append(f"column {self.column}" + (f" ({self.letter})" if self.letter else ""))
+        hint = f" ({self.hint})" if self.hint else ""
+        return f"{', '.join(where) or 'sheet'}: {self.problem}{hint}"
+
+
+class SheetError(TiaokuaiError):
+    """A sheet could not be imported; nothing was written. Carries every problem."""
+
+    def __init__(self, errors: list[RowError]) -> None:
+        self.errors = errors
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        super().__init__((errors[0].render() if errors else "invalid sheet") + more)

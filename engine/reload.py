@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import Finding, PolicyError
-from engine.load import digest_files, policy_from_files, read_policy_dir
+from engine.policy.load import digest_files, policy_from_files, read_policy_dir
 from engine.runtime import Active, Runtime
 
 DEFAULT_TIMEOUT = 30.0
@@ -93,10 +93,10 @@ def reload_policy(runtime: Runtime, path: Path | str, timeout: float = DEFAULT_T
 
 def _child() -> None:
     """The throwaway process: report `{"ok": bool, ...}` as one JSON line on stdout."""
-    from engine.compile import compile_policy
-    from engine.decision import Case
-    from engine.durable import DurableRules
     from engine.errors import TiaokuaiError
+    from engine.lead.decision import Case
+    from engine.rules.compile import compile_policy
+    from engine.rules.durable import DurableRules
 
     try:
         files = json.loads(sys.stdin.read())["files"]

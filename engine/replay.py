@@ -17,16 +17,12 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from engine.decision import Case, Decision
-from engine.errors import TiaokuaiError
+from engine.errors import ReplayError
+from engine.lead.decision import Case, Decision
+from engine.log.store import DecisionLog, Record
 from engine.runtime import Runtime
-from engine.store import DecisionLog, Record
 
 LEAD = "lead"
-
-
-class ReplayError(TiaokuaiError):
-    """A record cannot be replayed (unknown kind, unreadable request, missing policy)."""
 
 
 def json_bytes(payload: Mapping[str, Any]) -> bytes:

@@ -2,9 +2,9 @@
 
 One `Runtime` per process holds the durable_rules adapter and the active compiled policy.
 Activation is all-or-nothing: a policy that fails to load, validate, check (the fast checks
-of `engine.check.gate`), compile or register raises and the previous one keeps serving.
+of `engine.analysis.check.gate`), compile or register raises and the previous one keeps serving.
 
-Each active policy has its own decision cache (engine.cache): a case seen before under the
+Each active policy has its own decision cache (engine.lead.cache): a case seen before under the
 same policy digest is answered without durable_rules; every other case is evaluated by it.
 """
 
@@ -17,28 +17,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from engine.cache import DEFAULT_CACHE_SIZE, DecisionCache, case_key
-from engine.check import gate
-from engine.compile import CompiledPolicy, compile_policy
-from engine.decide import decide
-from engine.decision import Case, Decision
-from engine.durable import DurableRules, Registration
+from engine.admission.review import CRITERIA_SHARD, Proposal, Review, compile_criteria, review
+from engine.analysis.check import gate
 from engine.errors import EngineFailure
-from engine.load import load_policy, policy_from_files
-from engine.policy import Policy
-from engine.review import CRITERIA_SHARD, Proposal, Review, compile_criteria, review
-
-_adapter: DurableRules | None = None
-_adapter_lock = threading.Lock()
-
-
-def shared_adapter() -> DurableRules:
-    """The process's single durable_rules Host (one per process, never per request)."""
-    global _adapter
-    with _adapter_lock:
-        if _adapter is None:
-            _adapter = DurableRules()
-        return _adapter
+from engine.lead.cache import DEFAULT_CACHE_SIZE, DecisionCache, case_key
+from engine.lead.decide import decide
+from engine.lead.decision import Case, Decision
+from engine.policy.index import Policy
+from engine.policy.load import load_policy, policy_from_files
+from engine.rules.compile import CompiledPolicy, compile_policy
+from engine.rules.durable import DurableRules, Registration, shared_adapter
 
 
 @dataclass(frozen=True)
@@ -148,7 +136,7 @@ class Runtime:
 
 def activate(policy: Policy, adapter: DurableRules, source: str) -> Active:
     """Check, compile and register `policy`; raise PolicyError (nothing registered) on errors."""
-    gate(policy)  # engine.check's fast checks: every error kind, milliseconds, no enumeration
+    gate(policy)  # engine.analysis.check's fast checks: every error kind, milliseconds, no enumeration
     compiled = compile_policy(policy)
     registration = adapter.register(compiled)
     criteria = None

@@ -16,16 +16,16 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
+from api.http.app import create_app
 from api.settings import Settings
-from engine.grid import grid_of
+from engine.policy.grid import grid_of
 from engine.runtime import Runtime
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED_POLICY = ROOT / "policy"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
-pytest_plugins = ["tests.steps.lead", "tests.steps.grid", "tests.logdb", "tests.living_report"]
+pytest_plugins = ["tests.features.steps.lead", "tests.features.steps.grid", "tests.support.logdb", "tests.support.living_report"]
 
 # clause id → number of feature scenarios in which it fired / won (seed policy only)
 FIRED: Counter[str] = Counter()
@@ -123,14 +123,14 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         tr.write_line("RULE COVERAGE GATE FAILED: " + ", ".join(i for _, i, _, _ in missing), red=True)
 
 
-# Reading the decision log needs a token with scope decisions:read (api/auth.py).
+# Reading the decision log needs a token with scope decisions:read (api/http/auth.py).
 AUDITOR_TOKEN = "auditor-token-for-the-test-suite-0000"
 AUDITOR = {"Authorization": f"Bearer {AUDITOR_TOKEN}"}
 AUDITOR_TOKENS = f'{{"tokens": [{{"name": "auditor", "token": "{AUDITOR_TOKEN}", "scopes": ["decisions:read"]}}]}}'
 
 
 def auditor_auth() -> Any:
-    from api.auth import AuthConfig
+    from api.http.auth import AuthConfig
 
     return AuthConfig.parse(AUDITOR_TOKENS, "tests")
 

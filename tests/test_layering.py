@@ -1,4 +1,4 @@
-"""Imports run one way: api → engine → durable_rules, and only engine/durable.py imports durable."""
+"""Imports run one way: api → engine → durable_rules, and only engine/rules/durable.py imports durable."""
 
 from __future__ import annotations
 
@@ -29,4 +29,4 @@ def test_engine_never_imports_the_edges() -> None:
 
 def test_only_the_adapter_imports_durable_rules() -> None:
     users = {p.relative_to(ROOT).as_posix() for p in (ROOT / "engine").rglob("*.py") if "durable" in _imports(p)}
-    assert users == {"engine/durable.py"}
+    assert users == {"engine/rules/durable.py"}

@@ -9,22 +9,23 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from api.web.render import validity
-from engine.decide import TIER_ZH
-from engine.grid import FACTS, grid_of
+from engine.lead import TIER_ZH
 from engine.listing import PROVENANCE_LABELS, RESPONSIBILITY_LABELS, Listing, render_limit
-from engine.model import (
+from engine.policy import (
+    FACTS,
     Basis,
     Comparison,
     Delegation,
     GridCriterion,
     Matter,
+    Policy,
     Provenance,
     Responsibility,
     Rule,
     RuleKind,
+    grid_of,
+    suggest,
 )
-from engine.policy import Policy
-from engine.validate import suggest
 
 FACT_LABELS = {
     "matter": "事项",

@@ -1,4 +1,4 @@
-"""Recent decisions made under a clause, read from the decision log (engine.store).
+"""Recent decisions made under a clause, read from the decision log (engine.log.store).
 
 The log is looked up on `app.state.decision_log`; when the app runs without one the page
 says so instead of showing an empty table. Only the newest `SCAN` records are scanned:
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
-from engine.store import DecisionLog, Record
+from engine.log import DecisionLog, Record
 
 SCAN = 2000
 SHOWN = 20

@@ -1,17 +1,17 @@
-"""The policy-version diff page: impact analysis (engine.diff) as tables.
+"""The policy-version diff page: impact analysis (engine.analysis.diff) as tables.
 
 Versions to compare: the active policy, the policy directory on disk (an author's edits
 before they are activated) and every version stored in the decision log. The default is
 "active → disk" when they differ (what would my edit do?), else "previous stored → active"
 (what did the last change do?).
 
-Cases checked: the enumerated case space (engine.space) of the matters the change can
-reach (engine.diff.affected_matters decides which), plus the most recent logged lead
+Cases checked: the enumerated case space (engine.analysis.space) of the matters the change can
+reach (engine.analysis.diff.affected_matters decides which), plus the most recent logged lead
 requests. `?all=1` decides every matter's cases (exhaustive).
 
 Each compared version is compiled and registered once under its own ruleset names and
 kept (durable_rules cannot free a ruleset without leaking or crashing, see
-engine/durable.py); at most `MAX_VERSIONS` are kept, and results are cached per pair.
+engine/rules/durable.py); at most `MAX_VERSIONS` are kept, and results are cached per pair.
 """
 
 from __future__ import annotations
@@ -24,14 +24,11 @@ from typing import Any
 from fastapi import Request
 from sqlalchemy import select
 
-from engine.decision import Case
-from engine.diff import Impact, impact
-from engine.errors import PolicyError
-from engine.load import load_policy, policy_from_files
-from engine.policy import Policy
-from engine.replay import ReplayError, case_from_request
-from engine.runtime import Runtime
-from engine.store import DecisionLog, policy_versions
+from engine import PolicyError, ReplayError, Runtime, case_from_request
+from engine.analysis import Impact, impact
+from engine.lead import Case
+from engine.log import DecisionLog, policy_versions
+from engine.policy import Policy, load_policy, policy_from_files
 
 MAX_VERSIONS = 6
 MAX_ROWS = 500

@@ -16,10 +16,9 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from api.web.gherkin import STATUS_ZH, clause_of
 from engine import ENGINE_VERSION
-from engine.decide import TIER_ZH
+from engine.lead import TIER_ZH
 from engine.listing import PROVENANCE_LABELS, RESPONSIBILITY_LABELS, Listing, render_limit
-from engine.model import Matter, Provenance, Responsibility
-from engine.policy import Policy
+from engine.policy import Matter, Policy, Provenance, Responsibility
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"

@@ -17,19 +17,16 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from api.deps import RuntimeDep, today
+from api.http.deps import RuntimeDep, today
 from api.web import gherkin
 from api.web.clauses import clause_view, criteria, suggest_clause
 from api.web.decisions import recent_decisions
 from api.web.diff import diff_page
 from api.web.render import list_document, list_rows, render, stylesheet
-from engine.decision import Case
-from engine.errors import CaseError
-from engine.model import AttributeType, Matter
-from engine.policy import Policy
-from engine.runtime import Runtime
-from engine.sheet import export_csv, export_xlsx
-from engine.validate import suggest
+from engine import CaseError, ErrorCode, Runtime
+from engine.lead import Case
+from engine.listing import export_csv, export_xlsx
+from engine.policy import AttributeType, Matter, Policy, suggest
 
 router = APIRouter(include_in_schema=False)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -87,14 +84,14 @@ def _list_query(request: Request, policy: Policy) -> tuple[ListQuery, PageError 
         try:
             day = date.fromisoformat(raw_day)
         except ValueError:
-            error = PageError("invalid_date", f"`{raw_day}` is not a date", "as_of", "use YYYY-MM-DD")
+            error = PageError(ErrorCode.INVALID_DATE, f"`{raw_day}` is not a date", "as_of", "use YYYY-MM-DD")
     domains = [d.id for d in policy.manifest.domains]
     if domain is not None and domain not in domains:
-        error = PageError("unknown_domain", f"unknown domain `{domain}`", "domain", suggest(domain, domains))
+        error = PageError(ErrorCode.UNKNOWN_DOMAIN, f"unknown domain `{domain}`", "domain", suggest(domain, domains))
         domain = None
     townships = [t.id for t in policy.townships()]
     if township is not None and township not in townships:
-        error = PageError("unknown_township", f"unknown township `{township}`", "township", suggest(township, townships))
+        error = PageError(ErrorCode.UNKNOWN_TOWNSHIP, f"unknown township `{township}`", "township", suggest(township, townships))
         township = None
     return ListQuery(q, domain, township, day), error
 
@@ -216,7 +213,7 @@ def clause_page(request: Request, runtime: RuntimeDep, clause_id: str) -> HTMLRe
     view = clause_view(policy, clause_id)
     if view is None:
         hint = suggest_clause(policy, clause_id)
-        return _page("not_found.html", 404, policy=policy, code="unknown_clause", message=f"unknown clause `{clause_id}`", hint=hint)
+        return _page("not_found.html", 404, policy=policy, code=ErrorCode.UNKNOWN_CLAUSE, message=f"unknown clause `{clause_id}`", hint=hint)
     features, source = load_scenarios(request)
     decisions, note = recent_decisions(request, clause_id)
     return _page(
@@ -256,20 +253,20 @@ def _case_of(form: CaseForm, policy: Policy) -> Case:
     try:
         day = date.fromisoformat(form.as_of)
     except ValueError:
-        raise CaseError("invalid_date", f"`{form.as_of}` is not a date", "as_of", "use YYYY-MM-DD") from None
+        raise CaseError(ErrorCode.INVALID_DATE, f"`{form.as_of}` is not a date", "as_of", "use YYYY-MM-DD") from None
     attributes: dict[str, Any] = {}
     for key, raw in (form.attributes or {}).items():
         attr = policy.attributes.get(key)
         value: Any = raw
         if attr is not None and attr.type is AttributeType.bool:
             if raw not in ("true", "false"):
-                raise CaseError("wrong_type", f"`{key}` must be true or false", f"attributes.{key}")
+                raise CaseError(ErrorCode.WRONG_TYPE, f"`{key}` must be true or false", f"attributes.{key}")
             value = raw == "true"
         elif attr is not None and attr.type in (AttributeType.int, AttributeType.number):
             try:
                 number = float(raw)
             except ValueError:
-                raise CaseError("wrong_type", f"`{key}` must be a number", f"attributes.{key}") from None
+                raise CaseError(ErrorCode.WRONG_TYPE, f"`{key}` must be a number", f"attributes.{key}") from None
             value = int(number) if number.is_integer() else number
         attributes[key] = value
     return Case(township=form.township, matter=form.matter or None, attributes=attributes, as_of=day)

@@ -1,0 +1,146 @@
+"""CLI commands for authors and auditors: `export` and `import` the list, render the `report`.
+
+Thin: load the policy, call engine.listing.sheet or the web renderer, print what happened.
+Exit codes: 0 ok, 1 a sheet or policy with problems (nothing written), 2 usage errors.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+from datetime import date
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from api.cli.common import ExitCode
+from api.settings import DEFAULT_CUCUMBER, DEFAULT_FEATURES, DEFAULT_POLICY
+from engine import PolicyError, SheetError
+from engine.listing import export_csv, export_xlsx, import_sheet, matters_in_force
+from engine.policy import Policy, load_policy
+
+PolicyOpt = Annotated[
+    Path,
+    typer.Option("--policy", envvar="TIAOKUAI_POLICY", help="policy directory", show_default=True),
+]
+
+
+class Format(StrEnum):
+    xlsx = "xlsx"
+    csv = "csv"
+    html = "html"
+
+
+def _load(policy: Path) -> Policy:
+    try:
+        return load_policy(policy)
+    except PolicyError as exc:
+        for finding in exc.findings:
+            typer.echo(finding.render(), err=True)
+        raise typer.Exit(ExitCode.FINDINGS) from None
+
+
+def _day(value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"`{value}`: use YYYY-MM-DD", param_hint="--as-of") from None
+
+
+def export(
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="xlsx for Excel, csv, or html for publishing")] = Format.xlsx,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="file to write (default: stdout for csv and html)")] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="only matters in force on YYYY-MM-DD (for publishing; not for a round trip)")] = None,
+    policy: PolicyOpt = DEFAULT_POLICY,
+) -> None:
+    """Write the responsibility list in the columns officials use (序号, 事项名称, 领域, …, 时限)."""
+    loaded = _load(policy)
+    day = _day(as_of)
+    if fmt is Format.xlsx:
+        if out is None:
+            raise typer.BadParameter("an xlsx workbook needs a file", param_hint="--out")
+        count = export_xlsx(loaded, out, day)
+    elif fmt is Format.csv:
+        buffer = io.StringIO()
+        count = export_csv(loaded, buffer, day)
+        _write_text(buffer.getvalue(), out, bom=True)
+    else:
+        from api.web.render import list_document
+        from api.web.routes import by_domain
+
+        matters = by_domain(loaded, matters_in_force(loaded, day))
+        count = len(matters)
+        _write_text(list_document(loaded, matters, day), out, bom=False)
+    if out is not None:
+        typer.echo(f"wrote {count} matters to {out}", err=True)
+
+
+def _write_text(content: str, out: Path | None, bom: bool) -> None:
+    if out is None:
+        sys.stdout.write(content)
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # NOTE: utf-8-sig for CSV: Excel reads a BOM-less CSV in the local code page and garbles Chinese.
+    out.write_text(content, encoding="utf-8-sig" if bom else "utf-8", newline="")
+
+
+def import_(
+    sheet: Annotated[Path, typer.Argument(help="an exported (and edited) .xlsx or .csv", exists=True, dir_okay=False)],
+    out: Annotated[Path, typer.Option("--out", "-o", help="policy directory to write (created or replaced as a whole)")],
+    policy: PolicyOpt = DEFAULT_POLICY,
+    normalize: Annotated[bool, typer.Option("--normalize", help="rewrite every matters file, even unchanged ones")] = False,
+) -> None:
+    """Turn a sheet into policy YAML: the base policy's other files plus the sheet's matters.
+
+    Every row is checked first; any problem is printed as `row N, column C: problem` and
+    nothing is written. The result is validated like `tiaokuai check` before it replaces `--out`.
+    """
+    try:
+        report = import_sheet(sheet, out, policy, normalize)
+    except PolicyError as exc:  # the base policy itself does not load
+        for finding in exc.findings:
+            typer.echo(finding.render(), err=True)
+        raise typer.Exit(ExitCode.FINDINGS) from None
+    except SheetError as exc:
+        for error in exc.errors:
+            typer.echo(f"{sheet.name}: {error.render()}")
+        typer.echo(f"{len(exc.errors)} problem(s); nothing was written", err=True)
+        raise typer.Exit(ExitCode.FINDINGS) from None
+    for warning in report.warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    typer.echo(
+        f"imported {report.matters} matters into {report.out}: "
+        f"{len(report.written)} file(s) written, {len(report.kept)} unchanged, {len(report.removed)} removed"
+    )
+    for name in report.written:
+        typer.echo(f"  wrote   {name}")
+    for name in report.removed:
+        typer.echo(f"  removed {name}")
+
+
+def report(
+    out: Annotated[Path, typer.Option("--out", "-o", help="HTML file to write")] = Path("out") / "report.html",
+    cucumber: Annotated[Path, typer.Option(help="cucumber JSON of a test run")] = DEFAULT_CUCUMBER,
+    features: Annotated[Path, typer.Option(help="feature files directory")] = DEFAULT_FEATURES,
+    policy: PolicyOpt = DEFAULT_POLICY,
+) -> None:
+    """Render the zh-CN features and their last results as one HTML page for auditors."""
+    from api.web import gherkin
+    from api.web.render import render
+    from api.web.routes import report_context
+
+    loaded = _load(policy)
+    parsed = gherkin.load_features(features)
+    results = gherkin.read_cucumber(cucumber)
+    gherkin.attach_results(parsed, results)
+    context = report_context(loaded, parsed, str(cucumber) if results is not None else None)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(render("report.html", standalone=True, policy=loaded, clause_links=False, **context), encoding="utf-8")
+    counts = ", ".join(f"{n} {status}" for status, n in context["counts"].items() if n)
+    typer.echo(f"wrote {out}: {context['total']} scenarios ({counts or 'no results'})")
+    if results is None:
+        typer.echo(f"note: no results in {cucumber}; run `make test` first", err=True)

@@ -1,0 +1,28 @@
+"""`tiaokuai serve`: the HTTP API under uvicorn, supervised by default (api/cli/supervise.py)."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+
+from api.cli.common import DEFAULT_POLICY, PolicyOpt
+
+
+def serve(
+    policy: PolicyOpt = DEFAULT_POLICY,
+    host: Annotated[str, typer.Option(help="bind address")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port")] = 8000,
+    supervise: Annotated[bool, typer.Option(help="run the worker under a supervisor that restarts it if it crashes")] = True,
+    access_log: Annotated[bool, typer.Option(help="log one line per request")] = True,
+) -> None:
+    """Serve the HTTP API with uvicorn (supervised: an engine crash restarts the worker)."""
+    import uvicorn
+
+    os.environ["TIAOKUAI_POLICY"] = str(policy)
+    if supervise:
+        from api.cli.supervise import supervise as run_supervised
+
+        raise typer.Exit(run_supervised(host, port, access_log=access_log))
+    uvicorn.run("api.http.main:app", host=host, port=port, log_level="info", access_log=access_log)

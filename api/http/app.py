@@ -1,0 +1,53 @@
+"""The FastAPI application: wiring only. Routes live in api/http/routes/, errors in api/http/errors.py."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import Depends, FastAPI
+
+from api.http import errors
+from api.http.auth import protected
+from api.http.body_limits import BodyLimit, reject_unknown_query
+from api.http.routes import admin, admission, batch, catalogue, decisions, lead, system
+from api.settings import Settings
+from api.web import router as web_router
+from engine import ENGINE_VERSION, Runtime
+from engine.log import open_log
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    yield
+    # Everything queued is committed before the process lets go of the decision log.
+    app.state.decision_log.close()
+
+
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
+    """Build the app. The policy is loaded (and validated) before the app serves anything."""
+    settings = settings or Settings.from_env()
+    app = FastAPI(
+        title="tiaokuai 条块",
+        version=ENGINE_VERSION,
+        summary="Responsibility determination for county–township governance (县乡一体、条抓块统)",
+        description="Who leads this case, grid task admission, and the 属地管理 responsibility list.",
+        lifespan=_lifespan,
+        dependencies=[Depends(reject_unknown_query)],
+    )
+    app.state.settings = settings
+    app.state.runtime = runtime or Runtime.from_dir(settings.policy_dir, settings.decision_cache)
+    app.state.decision_log = open_log(settings.database_url, ENGINE_VERSION, sqlite_synchronous=settings.sqlite_synchronous)
+    app.state.decision_log.store_policy(app.state.runtime.policy)
+    errors.install(app)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    auth = settings.auth
+    app.include_router(lead.router, **protected("cases:decide", auth, 413, 503))
+    app.include_router(batch.router, **protected("cases:decide", auth, 413, 503))
+    app.include_router(catalogue.router, **protected("list:read", auth))
+    app.include_router(system.router)
+    app.include_router(admission.router, **protected("cases:decide", auth, 413, 503))
+    app.include_router(decisions.router, **protected("decisions:read", auth))
+    app.include_router(web_router, **protected("list:read", auth))
+    app.include_router(admin.router, **protected("policy:admin", auth, 413))
+    return app

@@ -1,0 +1,118 @@
+"""Input limits, as pure ASGI layers in front of the app.
+
+`BodyLimit`: an oversized request body never reaches FastAPI's JSON parser (nor the
+engine); 413 in the one error shape. The body is read up to the limit before the app sees
+it (declared Content-Length first, chunked bodies counted as they arrive), then replayed.
+FastAPI's own `max_body_size` answers `text/plain`, outside the error shape.
+
+`reject_unknown_query`: an app-wide dependency; a /v1 route's undeclared query parameters
+are a 422, not silently ignored (`?domian=water` would otherwise list every matter).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from fastapi import Request
+
+from api.http.errors import ApiError
+from engine import ErrorCode
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class BodyLimit:
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("method") in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    await self._reject(send, 400, "invalid_content_length", "the Content-Length header is not a number")
+                    return
+                if declared > self.max_bytes:
+                    await self._too_large(send)
+                    return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                await self._too_large(send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _too_large(self, send: Send) -> None:
+        await self._reject(
+            send,
+            413,
+            ErrorCode.BODY_TOO_LARGE,
+            f"request body is larger than {self.max_bytes} bytes",
+            "send a smaller body; split a batch into several requests",
+        )
+
+    @staticmethod
+    async def _reject(send: Send, status: int, code: str, message: str, hint: str | None = None) -> None:
+        error: dict[str, str] = {"code": code, "message": message}
+        if hint:
+            error["hint"] = hint
+        payload = json.dumps({"error": error}).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode()), (b"connection", b"close")],
+            }
+        )
+        await send({"type": "http.response.body", "body": payload})
+
+
+async def reject_unknown_query(request: Request) -> None:
+    """An app-wide dependency: a query parameter the route does not declare is a 422, not
+    silently ignored (`?domian=water` would otherwise list every matter)."""
+    if not request.query_params or not request.url.path.startswith("/v1/"):
+        return  # the pages (api/web) read their own query parameters
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    declared = {p.alias for p in _query_params(dependant)} if dependant is not None else set()
+    for name in request.query_params:
+        if name not in declared:
+            hint = f"known: {', '.join(sorted(declared))}" if declared else "this endpoint takes no query parameters"
+            raise ApiError(422, ErrorCode.UNKNOWN_PARAMETER, f"unknown query parameter `{name}`", name or None, hint)
+
+
+def _query_params(dependant: Any) -> list[Any]:
+    found = list(dependant.query_params)
+    for sub in dependant.dependencies:
+        found += _query_params(sub)
+    return found

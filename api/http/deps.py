@@ -1,0 +1,40 @@
+"""Route dependencies: the active runtime, today's date, new decision ids."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from engine import Runtime
+from engine.log import DecisionLog, new_record_id
+
+# Cases are judged on the local date in China when the caller gives none.
+CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")
+
+
+async def get_runtime(request: Request) -> Runtime:
+    # async: a plain `def` dependency would cost a threadpool round trip on every request
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+async def get_decision_log(request: Request) -> DecisionLog:  # async: no threadpool hop
+    log: DecisionLog = request.app.state.decision_log
+    return log
+
+
+DecisionLogDep = Annotated[DecisionLog, Depends(get_decision_log)]
+
+
+def today() -> date:
+    return datetime.now(CHINA).date()
+
+
+def new_decision_id() -> str:
+    """Time-ordered, unguessable; the same form as the decision log's own record ids."""
+    return new_record_id()

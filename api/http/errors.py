@@ -1,0 +1,124 @@
+"""The one place where errors become HTTP responses: `{"error": {code, message, field?, hint?}}`.
+
+Bad input is always a 4xx in this shape, never a 500.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from api.http.auth import AuthError
+from engine import CaseError, EngineFailure, ErrorCode, LogError, PolicyError
+
+log = logging.getLogger("tiaokuai.api")
+
+
+class ApiError(Exception):
+    """An error raised by a route with its status and code."""
+
+    def __init__(self, status: int, code: str, message: str, field: str | None = None, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.field, self.hint = status, code, message, field, hint
+
+
+def error_response(status: int, code: str, message: str, field: str | None = None, hint: str | None = None, **extra: Any) -> JSONResponse:
+    body: dict[str, Any] = {"code": code, "message": message}
+    if field:
+        body["field"] = field
+    if hint:
+        body["hint"] = hint
+    body.update(extra)
+    return JSONResponse({"error": body}, status_code=status)
+
+
+# pydantic error type → our stable code
+_VALIDATION_CODES = {
+    "missing": ErrorCode.MISSING_FIELD,
+    "extra_forbidden": ErrorCode.UNKNOWN_FIELD,
+    "json_invalid": ErrorCode.MALFORMED_JSON,
+    "json_type": ErrorCode.MALFORMED_JSON,
+    "model_attributes_type": ErrorCode.WRONG_TYPE,
+    "dict_type": ErrorCode.WRONG_TYPE,
+    "string_too_long": ErrorCode.TOO_LONG,
+    "string_too_short": ErrorCode.TOO_SHORT,
+    "too_long": ErrorCode.TOO_MANY_ITEMS,
+    "date_from_datetime_parsing": ErrorCode.INVALID_DATE,
+    "date_parsing": ErrorCode.INVALID_DATE,
+    "date_type": ErrorCode.INVALID_DATE,
+}
+
+
+def _validation_response(exc: RequestValidationError, path: str = "") -> JSONResponse:
+    errors = exc.errors()
+    first = errors[0] if errors else {"type": "invalid", "loc": (), "msg": "invalid request"}
+    loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path")]
+    kind = str(first.get("type", "invalid"))
+    code = _VALIDATION_CODES.get(kind, ErrorCode.WRONG_TYPE if kind.endswith("_type") else ErrorCode.INVALID_VALUE)
+    field = ".".join(loc) or None
+    if code == ErrorCode.MALFORMED_JSON:
+        return error_response(400, code, "request body is not valid JSON", hint="send UTF-8 encoded JSON with Content-Type: application/json")
+    message = str(first.get("msg", "invalid request"))
+    message = message[0].lower() + message[1:]
+    hint = None
+    if code == ErrorCode.WRONG_TYPE and loc[:1] == ["attributes"]:
+        hint = "attribute values are strings, numbers or true/false"
+    elif code == ErrorCode.WRONG_TYPE and not loc:
+        hint = "the body must be a JSON object"
+    elif code == ErrorCode.INVALID_DATE:
+        hint = "use YYYY-MM-DD"
+    elif code == ErrorCode.UNKNOWN_FIELD and path.startswith("/v1/cases"):
+        hint = "case attributes go inside `attributes`"
+    return error_response(422, code, f"`{field}`: {message}" if field else message, field, hint)
+
+
+def install(app: FastAPI) -> None:
+    """Register every exception handler on the app."""
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return _validation_response(exc, request.url.path)
+
+    @app.exception_handler(CaseError)
+    async def _case(_: Request, exc: CaseError) -> JSONResponse:
+        return error_response(422, exc.code, exc.message, exc.field, exc.hint)
+
+    @app.exception_handler(ApiError)
+    async def _api(_: Request, exc: ApiError) -> JSONResponse:
+        return error_response(exc.status, exc.code, exc.message, exc.field, exc.hint)
+
+    @app.exception_handler(PolicyError)
+    async def _policy(_: Request, exc: PolicyError) -> JSONResponse:
+        findings = [f.render() for f in exc.findings]
+        return error_response(422, ErrorCode.POLICY_REJECTED, str(exc), hint="the active policy keeps serving", findings=findings)
+
+    @app.exception_handler(EngineFailure)
+    async def _engine(_: Request, exc: EngineFailure) -> JSONResponse:
+        log.error("engine failure: %s", exc)
+        return error_response(503, ErrorCode.ENGINE_UNAVAILABLE, "the rules engine failed on this request", hint="retry; the failure is logged")
+
+    @app.exception_handler(LogError)
+    async def _decision_log(_: Request, exc: LogError) -> JSONResponse:
+        log.error("decision log failure: %s", exc)
+        return error_response(503, ErrorCode.DECISION_LOG_UNAVAILABLE, "the decision could not be logged, so it is not given",
+                              hint="retry; nothing was decided")
+
+    @app.exception_handler(AuthError)
+    async def _auth(_: Request, exc: AuthError) -> JSONResponse:
+        response = error_response(exc.status, exc.code, exc.message, hint=exc.hint)
+        if exc.status == 401:
+            response.headers["WWW-Authenticate"] = 'Bearer realm="tiaokuai"'
+        return response
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        codes = {400: ErrorCode.MALFORMED_BODY, 404: ErrorCode.NOT_FOUND, 405: ErrorCode.METHOD_NOT_ALLOWED, 413: ErrorCode.BODY_TOO_LARGE, 415: ErrorCode.UNSUPPORTED_MEDIA_TYPE}
+        hints = {413: "send a smaller body; split a batch into several requests", 400: "send UTF-8 encoded JSON of modest depth"}
+        response = error_response(exc.status_code, codes.get(exc.status_code, ErrorCode.HTTP_ERROR), str(exc.detail).lower(), hint=hints.get(exc.status_code))
+        response.headers.update(exc.headers or {})  # e.g. `Allow` on 405
+        return response

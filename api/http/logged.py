@@ -1,0 +1,56 @@
+"""Routes' side of the decision log: log an answer before sending it, and replay admission reviews.
+
+`send_logged` is what a deciding route returns: it renders the answer once, waits until
+its record is committed (other requests keep being served meanwhile and share the
+commit), and only then sends those same bytes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date
+from typing import Any
+
+from fastapi import Request, Response
+
+from engine import EngineFailure, ReplayError, Runtime, json_bytes
+from engine.log import DecisionLog, Record
+from engine.policy import Policy
+
+
+def policy_used(digest: str, *candidates: Policy) -> Policy:
+    """The policy an answer was made under (a reload may have swapped it meanwhile)."""
+    for policy in candidates:
+        if policy.digest == digest:
+            return policy
+    raise EngineFailure("the policy changed twice during one decision; retry")
+
+
+async def send_logged(
+    request: Request,
+    decision_log: DecisionLog,
+    kind: str,
+    record_id: str,
+    payload: dict[str, Any],
+    policy: Policy,
+) -> Response:
+    """Log `payload` (the whole answer body) as a `kind` record, then send it."""
+    content = json_bytes(payload)
+    future = decision_log.submit(kind, await request.body(), content, policy, record_id)
+    await asyncio.wrap_future(future)  # raises LogError (→ 503) if the commit failed
+    return Response(content, media_type="application/json")
+
+
+def replay_admission(runtime: Runtime, record: Record) -> bytes:
+    """Re-review a logged grid admission request (kind `admission`)."""
+    from api.http.schemas.admission import AdmissionReviewRequestV1
+
+    response = record.response_json()
+    as_of = response.get("as_of") if isinstance(response, dict) else None
+    if not isinstance(as_of, str):
+        raise ReplayError("the logged admission review names no date")
+    proposal = AdmissionReviewRequestV1.model_validate_json(record.request).to_proposal(date.fromisoformat(as_of))
+    return json_bytes({"review_id": record.id, **runtime.review(proposal).to_dict()})
+
+
+REPLAY_KINDS = {"admission": replay_admission}

@@ -1,0 +1,79 @@
+"""POST /v1/policy/reload: load the policy directory again (scope `policy:admin`)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+
+from api.http.deps import RuntimeDep
+from api.http.schemas.common import ErrorV1
+from api.http.schemas.system import ReloadV1
+from api.settings import Settings
+from engine import PolicyError, ReloadResult, reload_policy
+
+router = APIRouter(prefix="/v1/policy", tags=["system"])
+log = logging.getLogger("tiaokuai.reload")
+
+
+def _view(result: ReloadResult) -> dict[str, Any]:
+    policy = result.active.policy
+    return {
+        "status": "reloaded" if result.changed else "unchanged",
+        "policy": {"id": policy.id, "version": policy.version, "digest": policy.digest},
+        "previous": result.previous,
+        "took_ms": round(result.took_ms, 1),
+    }
+
+
+@router.post(
+    "/reload",
+    summary="Reload the policy directory",
+    response_model=ReloadV1,
+    responses={401: {"model": ErrorV1}, 403: {"model": ErrorV1}, 422: {"model": ErrorV1}},
+)
+async def reload(request: Request, runtime: RuntimeDep) -> dict[str, Any]:
+    """Validate and compile-check the policy directory in a throwaway process, then swap.
+
+    A policy with findings, or one that hangs or crashes the check, is rejected (422
+    `policy_rejected` with its findings) and the active policy keeps serving.
+    """
+    settings: Settings = request.app.state.settings
+    try:
+        result = await run_in_threadpool(reload_policy, runtime, settings.policy_dir, settings.reload_timeout)
+    except PolicyError as exc:
+        log.warning("policy reload rejected: %s", exc)
+        raise
+    log.info("policy reload: %s %s", "activated" if result.changed else "unchanged", result.active.policy.digest[:12])
+    return _view(result)
+
+
+def install_sighup(app: FastAPI) -> None:
+    """SIGHUP reloads the policy like POST /v1/policy/reload (rejections are logged).
+
+    # NOTE: the handler runs on the main thread between bytecodes, where the event loop
+    # also runs: it only starts a thread, which does the (seconds-long) check and swap.
+    """
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGHUP"):
+        return
+    settings: Settings = app.state.settings
+
+    def reload_in_background() -> None:
+        try:
+            result = reload_policy(app.state.runtime, settings.policy_dir, settings.reload_timeout)
+            log.info("SIGHUP reload: %s %s", "activated" if result.changed else "unchanged", result.active.policy.digest[:12])
+        except PolicyError as exc:
+            log.error("SIGHUP reload rejected, the active policy keeps serving: %s", exc)
+        except Exception:
+            log.exception("SIGHUP reload failed, the active policy keeps serving")
+
+    def on_hup(_signum: int, _frame: object) -> None:
+        threading.Thread(target=reload_in_background, name="tiaokuai-sighup-reload", daemon=True).start()
+
+    signal.signal(signal.SIGHUP, on_hup)
+    log.debug("SIGHUP reloads the policy (pid %d)", os.getpid())

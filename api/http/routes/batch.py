@@ -1,0 +1,81 @@
+"""POST /v1/cases/lead:batch: many cases in one request, each decided (and logged) as by
+POST /v1/cases/lead."""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import Future
+from typing import Any
+
+from fastapi import APIRouter, Response
+from fastapi.concurrency import run_in_threadpool
+
+from api.http.deps import DecisionLogDep, RuntimeDep, new_decision_id, today
+from api.http.logged import policy_used
+from api.http.schemas.common import ErrorV1
+from api.http.schemas.lead import LeadBatchRequestV1, LeadBatchResponseV1
+from engine import CaseError, Runtime, json_bytes
+from engine.lead import Case, Decision
+
+router = APIRouter(prefix="/v1/cases", tags=["cases"])
+
+Outcome = Decision | dict[str, Any]  # a decision, or an error item {"index", "error"}
+
+
+def decide_batch(runtime: Runtime, body: LeadBatchRequestV1) -> list[Outcome]:
+    """Decide every case in order. A case the policy rejects becomes an error item with
+    its index; an engine failure fails the whole request (503), as for one case."""
+    day = today()
+    results: list[Outcome] = []
+    for index, item in enumerate(body.cases):
+        case = Case(
+            township=item.township,
+            matter=item.matter,
+            attributes=item.attributes,
+            as_of=item.as_of or day,
+            reference=item.reference,
+        )
+        try:
+            results.append(runtime.decide(case))
+        except CaseError as exc:
+            error: dict[str, Any] = {"code": exc.code, "message": exc.message}
+            if exc.field:
+                error["field"] = exc.field
+            if exc.hint:
+                error["hint"] = exc.hint
+            results.append({"index": index, "error": error})
+    return results
+
+
+@router.post(
+    "/lead:batch",
+    summary="Who leads each of up to 1,000 cases",
+    response_model=LeadBatchResponseV1,
+    responses={422: {"model": ErrorV1}, 400: {"model": ErrorV1}, 413: {"model": ErrorV1}, 503: {"model": ErrorV1}},
+)
+async def lead_batch(runtime: RuntimeDep, decision_log: DecisionLogDep, body: LeadBatchRequestV1) -> Response:
+    """Each result is a decision (as from POST /v1/cases/lead) or `{"index", "error"}`.
+
+    Every decision is in the decision log, as its own `lead` record with the case as its
+    request, before the batch is answered; the bytes of each decision in the answer are the
+    bytes logged for it.
+    """
+    policy = runtime.policy
+    # NOTE: a full batch keeps the engine busy for tens of milliseconds: off the event loop.
+    outcomes = await run_in_threadpool(decide_batch, runtime, body)
+    parts: list[bytes] = []
+    pending: list[Future[Any]] = []
+    errors = 0
+    for item, outcome in zip(body.cases, outcomes, strict=True):
+        if isinstance(outcome, dict):
+            errors += 1
+            parts.append(json_bytes(outcome))
+            continue
+        decision_id = new_decision_id()
+        content = json_bytes({"decision_id": decision_id, **outcome.to_dict()})
+        used = policy_used(outcome.policy["digest"], policy, runtime.policy)
+        pending.append(decision_log.submit("lead", item.model_dump(mode="json", exclude_unset=True), content, used, decision_id))
+        parts.append(content)
+    await asyncio.gather(*(asyncio.wrap_future(f) for f in pending))  # LogError → 503, nothing answered
+    tail = b'],"total":%d,"errors":%d}' % (len(parts), errors)
+    return Response(b'{"results":[' + b",".join(parts) + tail, media_type="application/json")

@@ -1,0 +1,96 @@
+"""The responsibility list and the organizations, as data."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from api.http.deps import RuntimeDep
+from api.http.errors import ApiError
+from api.http.schemas.common import ErrorV1, IsoDate, ItemsV1
+from engine import ErrorCode
+from engine.policy import Matter, Policy, suggest
+
+router = APIRouter(prefix="/v1", tags=["list"])
+
+
+def _org_name(policy: Policy, ref: str) -> str:
+    org = policy.organizations.get(ref)
+    return org.name if org else {"@township": "属地乡镇(街道)", "@enforcement_team": "乡镇综合行政执法队"}.get(ref, ref)
+
+
+def matter_view(policy: Policy, matter: Matter) -> dict[str, Any]:
+    """A matter as the list shows it: the authored fields plus readable names."""
+    domains = {d.id: d.name for d in policy.manifest.domains}
+    item = matter.model_dump(mode="json", exclude_none=True)
+    item["domain_name"] = domains.get(matter.domain, matter.domain)
+    item["lead_name"] = _org_name(policy, matter.lead)
+    item["support_names"] = [_org_name(policy, s) for s in matter.supports]
+    return item
+
+
+def _matches(matter: Matter, q: str) -> bool:
+    needle = q.casefold()
+    fields = (matter.id, matter.name, matter.name_en or "", *matter.aliases)
+    return any(needle in f.casefold() for f in fields)
+
+
+@router.get("/matters", response_model=ItemsV1, summary="Search the responsibility list")
+async def list_matters(
+    runtime: RuntimeDep,
+    q: Annotated[str | None, Query(max_length=100, description="text in name, id or aliases", examples=["采砂"])] = None,
+    domain: Annotated[str | None, Query(max_length=64, examples=["water"])] = None,
+    as_of: Annotated[IsoDate | None, Query(description="only matters in force on this date")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    """Matters whose name, id or aliases contain `q`, optionally in one domain."""
+    policy = runtime.policy
+    domains = [d.id for d in policy.manifest.domains]
+    if domain is not None and domain not in domains:
+        raise ApiError(422, ErrorCode.UNKNOWN_DOMAIN, f"unknown domain `{domain}`", "domain", suggest(domain, domains) or f"known: {', '.join(domains)}")
+    found = [
+        m
+        for m in policy.matters.values()
+        if (q is None or _matches(m, q)) and (domain is None or m.domain == domain) and (as_of is None or m.in_force(as_of))
+    ]
+    return {"items": [matter_view(policy, m) for m in found[offset : offset + limit]], "total": len(found)}
+
+
+@router.get("/matters/{matter_id}", summary="One matter of the list", responses={404: {"model": ErrorV1}})
+async def get_matter(runtime: RuntimeDep, matter_id: str) -> dict[str, Any]:
+    policy = runtime.policy
+    matter = policy.matters.get(matter_id)
+    if matter is None:
+        raise ApiError(404, ErrorCode.UNKNOWN_MATTER, f"unknown matter `{matter_id}`", "matter_id", suggest(matter_id, policy.matters))
+    item = matter_view(policy, matter)
+    item["rules"] = [r.id for r in policy.rules if matter.id in _named_matters(r.tests())]
+    return item
+
+
+def _named_matters(tests: dict[str, Any]) -> tuple[Any, ...]:
+    test = tests.get("matter")
+    if test is None:
+        return ()
+    _, value = test.operator
+    return value if isinstance(value, tuple) else (value,)
+
+
+@router.get("/organizations", response_model=ItemsV1, summary="Departments, townships, teams and other bodies")
+async def list_organizations(
+    runtime: RuntimeDep,
+    kind: Annotated[str | None, Query(max_length=32, examples=["township"])] = None,
+    as_of: Annotated[IsoDate | None, Query(description="only bodies in force on this date")] = None,
+) -> dict[str, Any]:
+    policy = runtime.policy
+    items = []
+    for org in policy.organizations.values():
+        if kind == "township" and not org.is_township:
+            continue
+        if kind not in (None, "township") and org.kind.value != kind:
+            continue
+        if as_of is not None and not org.in_force(as_of):
+            continue
+        items.append(org.model_dump(mode="json", exclude_none=True, exclude_defaults=True) | {"kind": org.kind.value})
+    return {"items": items, "total": len(items)}

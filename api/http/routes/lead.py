@@ -1,0 +1,59 @@
+"""POST /v1/cases/lead: who leads this case."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Request, Response
+
+from api.http.deps import DecisionLogDep, RuntimeDep, new_decision_id, today
+from api.http.logged import policy_used, send_logged
+from api.http.schemas.common import ErrorV1
+from api.http.schemas.lead import SAND_MINING_EXAMPLE, DecisionV1, LeadRequestV1
+from engine.lead import Case
+
+router = APIRouter(prefix="/v1/cases", tags=["cases"])
+
+EXAMPLES: dict[str, Any] = {
+    "sand_mining": {
+        "summary": "河道非法采砂 (illegal river sand mining) in 高家镇",
+        "value": SAND_MINING_EXAMPLE,
+    },
+    "outside_list": {
+        "summary": "清单外: no matter given, dispatched to the centre",
+        "value": {"township": "zhangtan", "attributes": {}, "as_of": "2026-11-01"},
+    },
+}
+
+
+@router.post(
+    "/lead",
+    summary="Who leads this case",
+    response_model=DecisionV1,
+    responses={422: {"model": ErrorV1}, 400: {"model": ErrorV1}, 503: {"model": ErrorV1}},
+)
+async def lead(
+    runtime: RuntimeDep,
+    decision_log: DecisionLogDep,
+    request: Request,
+    body: Annotated[LeadRequestV1, Body(openapi_examples=EXAMPLES)],
+) -> Response:
+    """Decide the lead (牵头), supports (协同), township duties and time limits, with reasons.
+
+    The decision is in the decision log (GET /v1/decisions/{decision_id}) before it is
+    answered: if the log cannot commit, the answer is a 503 and no decision is given.
+    """
+    policy = runtime.policy
+    case = Case(
+        township=body.township,
+        matter=body.matter,
+        attributes=body.attributes,
+        as_of=body.as_of or today(),
+        reference=body.reference,
+    )
+    decision = runtime.decide(case)
+    decision_id = new_decision_id()
+    used = policy_used(decision.policy["digest"], policy, runtime.policy)
+    # NOTE: the engine's canonical dict is sent as is (not re-validated through DecisionV1):
+    # the log stores these bytes and replay reproduces them (engine.replay.response_bytes).
+    return await send_logged(request, decision_log, "lead", decision_id, {"decision_id": decision_id, **decision.to_dict()}, used)

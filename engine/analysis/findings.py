@@ -1,0 +1,50 @@
+"""The catalogue of what `tiaokuai check` reports: one stable code per kind of finding.
+
+Severity decides what the service does with a policy: an `error` is never activated (the
+fast checks in `engine.analysis.check.gate` find every error kind without enumerating cases); a
+`warning` is a policy the engine can still run with defined semantics (a conflict goes to
+the arbiter, a gap to the dispatch centre) but an author should fix. `tiaokuai check`
+exits 1 on either, unless told `--fail-on error`.
+
+Findings from loading (schema, YAML syntax, duplicate ids, unknown references, attributes
+or values in conditions) keep the codes `engine.policy.load` and `engine.policy.validate` give them and
+are all errors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Severity = Literal["error", "warning"]
+
+
+@dataclass(frozen=True)
+class Kind:
+    code: str
+    severity: Severity
+    proved_by: Literal["static", "enumeration", "both"]
+    summary: str
+
+
+KINDS: dict[str, Kind] = {
+    k.code: k
+    for k in (
+        Kind("conflict", "warning", "enumeration", "two clauses of equal rank name different leads for the same case"),
+        Kind("gap", "warning", "both", "a matter in force has no lead for some case, or a clause names it before it takes effect"),
+        Kind("shadowed", "warning", "enumeration", "a clause matches cases but never decides one: a higher-ranked clause always wins"),
+        Kind("unsatisfiable", "warning", "both", "a rule's conditions never hold together in any case of the declared space"),
+        Kind("lead_and_support", "warning", "both", "the same body is named as lead and as support of one decision"),
+        Kind("org_not_in_force", "error", "static", "a clause names a body that is not in force on a date the clause is"),
+        Kind("delegation_without_team", "error", "static", "a delegation (赋权) reaches a township with no enforcement team, own or 1+X"),
+        Kind("hub_serves_own_team", "warning", "static", "a 1+X hub serves a township whose own enforcement team always acts instead"),
+        Kind("expired_reference", "warning", "static", "a clause still names a matter after the matter has ended"),
+        Kind("structural_limit", "error", "static", "the compiled rules would cross a durable_rules structural limit (hang or crash)"),
+    )
+}
+
+
+def severity_of(code: str) -> Severity:
+    """The severity of a catalogued code; load and validation codes are errors."""
+    kind = KINDS.get(code)
+    return kind.severity if kind else "error"

@@ -1,0 +1,554 @@
+"""The list as a spreadsheet: export it to xlsx or csv, import an edited sheet as policy YAML.
+
+Export writes the official columns first, then the extra and (hidden) machine columns that
+make the round trip lossless, a 代码表 sheet of valid names and a 说明 sheet.
+
+Import (`import_sheet`) reads every row, reports each problem as (row, column, problem),
+and only when there is none builds the whole policy — the base policy's other files plus
+the imported matters — in a temporary directory, validates and compiles it exactly as
+`tiaokuai check` does, and then moves it into place. A sheet with any error writes
+nothing; a policy that fails validation never replaces the one in `out`.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import IO, Any
+
+import yaml
+from openpyxl import Workbook, load_workbook
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.datavalidation import DataValidation
+from openpyxl.worksheet.properties import PageSetupProperties
+from openpyxl.worksheet.worksheet import Worksheet
+from pydantic import ValidationError
+
+from engine.errors import PolicyError, RowError, SheetError
+from engine.listing.columns import (
+    COLUMN_BY_KEY,
+    COLUMNS,
+    OFFICIAL,
+    PROVENANCE_LABELS,
+    REF_LABELS,
+    RESPONSIBILITY_LABELS,
+    Cell,
+    Listing,
+    canonical,
+    text,
+)
+from engine.policy.index import Policy
+from engine.policy.load import load_policy
+from engine.policy.model import Matter
+from engine.rules.compile import compile_policy
+
+LIST_SHEET = "责任清单"
+CODES_SHEET = "代码表"
+ABOUT_SHEET = "说明"
+HEADER_ALIASES = {
+    "依据": "basis",
+    "实施依据": "basis",
+    "乡镇职责": "township_duties",
+    "镇街职责": "township_duties",
+    "部门职责": "department_duties",
+    "协同部门": "supports",
+    "编号": "id",
+    "所在文件": "file",
+    "依据明细": "basis_detail",
+}
+GENERATED_HEADER = "# 由 `tiaokuai import` 从电子表格生成: 可直接编辑本文件, 也可在 Excel 中编辑后重新导入\n"
+# Cells starting with these make spreadsheet programs evaluate a formula (CSV injection).
+FORMULA_START = ("=", "+", "-", "@")
+
+
+# --- export ------------------------------------------------------------------------
+
+
+def matters_in_force(policy: Policy, as_of: date | None) -> list[Matter]:
+    return [m for m in policy.matters.values() if as_of is None or m.in_force(as_of)]
+
+
+def export_csv(policy: Policy, out: IO[str], as_of: date | None = None, matters: list[Matter] | None = None) -> int:
+    """Write the list as CSV (every column, header labels); return the number of matters.
+
+    `matters` (default: those in force on `as_of`, or all) selects the rows.
+
+    Write it with encoding `utf-8-sig` so that Excel opens the Chinese text correctly.
+    """
+    listing = Listing(policy)
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow([c.label for c in COLUMNS])
+    rows = listing.rows(matters if matters is not None else matters_in_force(policy, as_of))
+    for row in rows:
+        writer.writerow([_csv_cell(row[c.key]) for c in COLUMNS])
+    return len(rows)
+
+
+def _csv_cell(value: Cell) -> str:
+    out = text(value) if value is not None else ""
+    # NOTE: a leading apostrophe keeps spreadsheet programs from running `=...` as a
+    # formula; import removes it again, so the round trip stays lossless.
+    return "'" + out if out.startswith(FORMULA_START) else out
+
+
+_THIN = Side(style="thin", color="808080")
+_BORDER = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
+_FILLS = {
+    "official": PatternFill("solid", fgColor="D9E1F2"),
+    "extra": PatternFill("solid", fgColor="E2EFDA"),
+    "machine": PatternFill("solid", fgColor="EDEDED"),
+}
+HEADER_ROW = 3
+
+
+def export_xlsx(policy: Policy, out: Path | IO[bytes], as_of: date | None = None, matters: list[Matter] | None = None) -> int:
+    """Write the list as an xlsx workbook; return the number of matters written.
+
+    `matters` (default: those in force on `as_of`, or all) selects the rows.
+    """
+    listing = Listing(policy)
+    rows = listing.rows(matters if matters is not None else matters_in_force(policy, as_of))
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.title = LIST_SHEET
+    last_official = get_column_letter(len(OFFICIAL))
+    ws["A1"] = policy.manifest.title
+    ws["A1"].font = Font(size=16, bold=True)
+    ws["A1"].alignment = Alignment(horizontal="center", vertical="center")
+    ws.merge_cells(f"A1:{last_official}1")
+    ws.row_dimensions[1].height = 30
+    scope = f"截至 {as_of.isoformat()} 有效事项" if as_of else "全部事项(含已失效、未生效)"
+    ws["A2"] = f"{policy.manifest.jurisdiction} · 版本 {policy.version} · {scope} · 共 {len(rows)} 项 · digest {policy.digest[:12]}"
+    ws["A2"].alignment = Alignment(horizontal="center")
+    ws.merge_cells(f"A2:{last_official}2")
+    for index, column in enumerate(COLUMNS, 1):
+        head = ws.cell(HEADER_ROW, index, column.label)
+        head.font = Font(bold=True)
+        head.fill = _FILLS[column.group]
+        head.border = _BORDER
+        head.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+        letter = get_column_letter(index)
+        ws.column_dimensions[letter].width = column.width
+        if column.group == "machine":
+            ws.column_dimensions[letter].hidden = True
+    wrap = Alignment(vertical="top", wrap_text=True)
+    for offset, row in enumerate(rows):
+        for index, column in enumerate(COLUMNS, 1):
+            value = row[column.key]
+            target = ws.cell(HEADER_ROW + 1 + offset, index)
+            target.value = value if value != "" else None
+            if isinstance(value, str) and value.startswith("="):
+                target.data_type = "s"  # text, never a formula
+            if isinstance(value, date):
+                target.number_format = "yyyy-mm-dd"
+            target.alignment = wrap
+            target.border = _BORDER
+    last_row = HEADER_ROW + max(len(rows), 1)
+    ws.freeze_panes = f"C{HEADER_ROW + 1}"
+    ws.auto_filter.ref = f"A{HEADER_ROW}:{get_column_letter(len(COLUMNS))}{last_row}"
+    ws.print_title_rows = f"{HEADER_ROW}:{HEADER_ROW}"
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
+    _codes_sheet(wb, policy, ws, len(rows) + 200)
+    _about_sheet(wb, policy, len(rows), as_of)
+    wb.save(out)
+    return len(rows)
+
+
+def _column_letter(key: str) -> str:
+    return get_column_letter(next(i for i, c in enumerate(COLUMNS, 1) if c.key == key))
+
+
+def _codes_sheet(wb: Workbook, policy: Policy, ws: Worksheet, rows: int) -> None:
+    """Valid names for the coded columns, and drop-down lists that offer them."""
+    codes = wb.create_sheet(CODES_SHEET)
+    tables: list[tuple[str, list[tuple[str, str]]]] = [
+        ("领域", [(d.id, d.name) for d in policy.manifest.domains]),
+        (
+            "单位",
+            [(ref, label) for ref, label in REF_LABELS.items()]
+            + [(o.id, Listing(policy).org_label(o.id)) for o in policy.organizations.values()],
+        ),
+        ("主体责任", [(r.value, label) for r, label in RESPONSIBILITY_LABELS.items()]),
+        ("来源类型", [(p.value, label) for p, label in PROVENANCE_LABELS.items()]),
+        ("时限", list(policy.manifest.time_limit_labels.items())),
+        ("案件属性", [(a.id, a.name) for a in policy.attributes.values()]),
+    ]
+    ranges: dict[str, str] = {}
+    for index, (title, pairs) in enumerate(tables):
+        id_col, name_col = get_column_letter(2 * index + 1), get_column_letter(2 * index + 2)
+        codes[f"{id_col}1"] = f"{title}编号"
+        codes[f"{name_col}1"] = f"{title}名称"
+        for cell in (codes[f"{id_col}1"], codes[f"{name_col}1"]):
+            cell.font = Font(bold=True)
+        for n, (ident, name) in enumerate(pairs, 2):
+            codes[f"{id_col}{n}"] = ident
+            codes[f"{name_col}{n}"] = name
+        codes.column_dimensions[id_col].width = 18
+        codes.column_dimensions[name_col].width = 30
+        ranges[title] = f"'{CODES_SHEET}'!${name_col}$2:${name_col}${len(pairs) + 1}"
+    first, last = HEADER_ROW + 1, HEADER_ROW + rows
+    for key, title in (("domain", "领域"), ("responsibility", "主体责任"), ("lead", "单位"), ("provenance", "来源类型")):
+        # A warning, not a stop: ids and `name(id)` are valid too.
+        check = DataValidation(type="list", formula1=ranges[title], allow_blank=True, errorStyle="warning")
+        check.error = f"不在代码表中的{title}, 导入时会报错 (not in the code table)"
+        check.errorTitle = COLUMN_BY_KEY[key].label
+        ws.add_data_validation(check)
+        letter = _column_letter(key)
+        check.add(f"{letter}{first}:{letter}{last}")
+
+
+def _about_sheet(wb: Workbook, policy: Policy, count: int, as_of: date | None) -> None:
+    about = wb.create_sheet(ABOUT_SHEET)
+    lines: list[tuple[str, str]] = [
+        ("政策 (policy)", f"{policy.id} · {policy.manifest.title}"),
+        ("版本 (version)", policy.version),
+        ("digest", policy.digest),
+        ("导出时间 (exported)", datetime.now().astimezone().isoformat(timespec="seconds")),
+        ("范围 (scope)", f"截至 {as_of} 有效" if as_of else "全部事项"),
+        ("事项数 (matters)", str(count)),
+        ("说明 (notice)", policy.manifest.notice or ""),
+        ("导入 (import)", "tiaokuai import 本文件.xlsx --out policy/   逐行校验, 有错则不写入任何文件"),
+        ("", ""),
+        ("列 (column)", "填写说明 (how to fill it)"),
+    ]
+    lines += [(c.label, c.help) for c in COLUMNS]
+    for n, (key, value) in enumerate(lines, 1):
+        about.cell(n, 1, key).font = Font(bold=True)
+        about.cell(n, 2, value).alignment = Alignment(wrap_text=True, vertical="top")
+    about.column_dimensions["A"].width = 22
+    about.column_dimensions["B"].width = 90
+
+
+# --- import ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SheetRow:
+    """One data row: its spreadsheet row number and its cells keyed by column key."""
+
+    number: int
+    cells: dict[str, Cell]
+
+
+@dataclass
+class ImportReport:
+    """What an import did: matters read, and files written, kept and removed."""
+
+    out: Path
+    matters: int
+    written: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def _header_key(label: str) -> str | None:
+    label = label.strip()
+    for column in COLUMNS:
+        if label in (column.label, column.key):
+            return column.key
+    return HEADER_ALIASES.get(label)
+
+
+def _find_header(rows: list[tuple[int, list[Cell]]]) -> tuple[int, dict[int, str], list[str]]:
+    """The header row's number, position → column key, and the labels it ignores."""
+    for number, values in rows[:12]:
+        labels = [text(v) for v in values]
+        if "事项名称" in labels or "name" in labels:
+            keys: dict[int, str] = {}
+            ignored: list[str] = []
+            for position, label in enumerate(labels):
+                key = _header_key(label) if label else None
+                if key is not None and key not in keys.values():
+                    keys[position] = key
+                elif label:
+                    ignored.append(label)
+            return number, keys, ignored
+    raise SheetError([RowError(None, None, "no header row with `事项名称` in the first 12 rows", "keep the header row of the exported sheet")])
+
+
+def read_rows(path: Path) -> tuple[list[SheetRow], dict[str, str], list[str]]:
+    """Read an exported (and edited) xlsx or csv: data rows, key → column letter, ignored headers."""
+    raw: list[tuple[int, list[Cell]]]
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            raw = [(n, [_uncsv(v) for v in values]) for n, values in enumerate(csv.reader(handle), 1)]
+    elif suffix in (".xlsx", ".xlsm"):
+        try:
+            wb = load_workbook(path, read_only=True, data_only=True)
+        except (OSError, KeyError, ValueError) as exc:
+            raise SheetError([RowError(None, None, f"cannot open `{path.name}` as an xlsx workbook: {exc}")]) from None
+        ws = wb[LIST_SHEET] if LIST_SHEET in wb.sheetnames else wb.worksheets[0]
+        raw = [(n, [_cell(v) for v in values]) for n, values in enumerate(ws.iter_rows(values_only=True), 1)]
+        wb.close()
+    else:
+        raise SheetError([RowError(None, None, f"`{path.name}` is neither .xlsx nor .csv")])
+    header, keys, ignored = _find_header(raw)
+    letters = {key: get_column_letter(position + 1) for position, key in keys.items()}
+    rows = []
+    for number, values in raw:
+        if number <= header:
+            continue
+        cells = {key: values[position] if position < len(values) else None for position, key in keys.items()}
+        if any(text(v) for k, v in cells.items() if k != "seq"):
+            rows.append(SheetRow(number, cells))
+    return rows, letters, ignored
+
+
+def _cell(value: object) -> Cell:
+    if value is None or isinstance(value, str | int | date):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return str(value)
+
+
+def _uncsv(value: str) -> str:
+    return value[1:] if value.startswith("'") and value[1:].startswith(FORMULA_START) else value
+
+
+@dataclass(frozen=True)
+class ImportedMatter:
+    row: int
+    matter: Matter
+    file: str | None
+
+
+def matters_from_rows(base: Policy, rows: list[SheetRow], letters: dict[str, str]) -> list[ImportedMatter]:
+    """Parse and validate every row against the base policy's vocabulary; raise SheetError."""
+    listing = Listing(base)
+    errors: list[RowError] = []
+    imported: list[ImportedMatter] = []
+    first_row: dict[str, int] = {}
+
+    def error(row: int, key: str | None, problem: str, hint: str | None = None) -> None:
+        label = COLUMN_BY_KEY[key].label if key in COLUMN_BY_KEY else key
+        errors.append(RowError(row, label, problem, hint, letters.get(key or "")))
+
+    required = [k for k in ("id", "name", "domain", "responsibility", "township_duties", "lead", "basis") if k not in letters]
+    if required:
+        labels = ", ".join(COLUMN_BY_KEY[k].label for k in required)
+        raise SheetError([RowError(None, None, f"the sheet has no column {labels}", "keep the columns of the exported sheet")])
+    for row in rows:
+        fields, problems = listing.parse(row.cells)
+        for p in problems:
+            error(row.number, p.column, p.problem, p.hint)
+        file = _file_cell(row, error)
+        if problems:
+            continue
+        if "id" not in fields:
+            error(row.number, "id", "a matter needs an id", _next_id(base, fields.get("domain"), first_row))
+            continue
+        try:
+            matter = Matter.model_validate(fields)
+        except ValidationError as exc:
+            for err in exc.errors():
+                key = str(err["loc"][0]) if err["loc"] else None
+                problem = "required" if err["type"] == "missing" else str(err["msg"]).replace("Value error, ", "")
+                error(row.number, key, problem[0].lower() + problem[1:])
+            continue
+        if matter.id in first_row:
+            error(row.number, "id", f"matter id `{matter.id}` is used twice", f"first used in row {first_row[matter.id]}")
+            continue
+        first_row[matter.id] = row.number
+        imported.append(ImportedMatter(row.number, matter, file))
+    if errors:
+        raise SheetError(errors)
+    if not imported:
+        raise SheetError([RowError(None, None, "the sheet has no matters", "an empty list would remove every matter")])
+    return imported
+
+
+def _file_cell(row: SheetRow, error: Any) -> str | None:
+    value = text(row.cells.get("file"))
+    if not value:
+        return None
+    parts = Path(value).parts
+    if Path(value).is_absolute() or ".." in parts or not value.endswith((".yaml", ".yml")) or parts[:1] == ("schema",):
+        error(row.number, "file", f"`{value}` is not a policy file path", "clear the cell to use matters/<domain>.yaml")
+        return None
+    return Path(value).as_posix()
+
+
+def _next_id(base: Policy, domain: str | None, taken: dict[str, int]) -> str | None:
+    """A hint for a new row: the next free id in the style of the domain's other matters."""
+    ids = [m.id for m in base.matters.values() if m.domain == domain] or list(base.matters)
+    for ident in ids:
+        stem, sep, number = ident.rpartition("-")
+        if sep and number.isdigit():
+            used = {*base.matters, *taken}
+            for n in range(int(number) + 1, int(number) + 1000):
+                candidate = f"{stem}-{n:0{len(number)}d}"
+                if candidate not in used:
+                    return f"for example `{candidate}`"
+    return None
+
+
+class _Dumper(yaml.SafeDumper):
+    """Block style with indented sequences, like the hand-written policy files."""
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        super().increase_indent(flow, False)
+
+
+class _Flow(list[Any]):
+    pass
+
+
+class _FlowMap(dict[str, Any]):
+    pass
+
+
+_Dumper.add_representer(_Flow, lambda d, v: d.represent_sequence("tag:yaml.org,2002:seq", v, flow_style=True))
+_Dumper.add_representer(_FlowMap, lambda d, v: d.represent_mapping("tag:yaml.org,2002:map", v, flow_style=True))
+
+
+def _styled(matter: Matter) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in canonical(matter).items():
+        if key == "basis":
+            out[key] = [_FlowMap(b) for b in value]
+        elif key == "time_limits":
+            out[key] = _FlowMap(value)
+        elif isinstance(value, list):
+            out[key] = _Flow(value)
+        else:
+            out[key] = value
+    return out
+
+
+def dump_yaml(data: dict[str, Any]) -> str:
+    return yaml.dump(data, Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=4096, default_flow_style=False)
+
+
+def matters_yaml(matters: list[Matter]) -> str:
+    """A matters file in the canonical style (the inverse of loading it)."""
+    return GENERATED_HEADER + dump_yaml({"matters": [_styled(m) for m in matters]})
+
+
+def build_files(base: Policy, imported: list[ImportedMatter], normalize: bool = False) -> tuple[dict[str, str], ImportReport]:
+    """The complete policy's files: the base's other files plus the imported matters.
+
+    A matters file whose matters are unchanged keeps its text (so comments and layout
+    survive, and an unchanged sheet reproduces the policy byte for byte) unless
+    `normalize` asks for every matters file to be rewritten in the canonical style.
+    """
+    files = dict(base.files)
+    report = ImportReport(Path("."), len(imported))
+    before: dict[str, list[Matter]] = {}
+    for matter in base.matters.values():
+        before.setdefault(base.where("matters", matter.id).file, []).append(matter)
+    after: dict[str, list[Matter]] = {}
+    for item in imported:
+        name = item.file
+        if name is None and item.matter.id in base.matters:
+            name = base.where("matters", item.matter.id).file
+        if name is None or name == "<policy>":
+            name = f"matters/{item.matter.domain}.yaml"
+        after.setdefault(name, []).append(item.matter)
+    for name in sorted(set(before) | set(after)):
+        new = after.get(name, [])
+        if not normalize and name in files and before.get(name, []) == new:
+            report.kept.append(name)
+            continue
+        data = yaml.safe_load(files.get(name, "")) or {}
+        others = {k: v for k, v in data.items() if k != "matters"} if isinstance(data, dict) else {}
+        if not new and not others:
+            files.pop(name, None)
+            report.removed.append(name)
+            continue
+        body = matters_yaml(new) if new else GENERATED_HEADER
+        files[name] = (dump_yaml(others) + "\n" if others else "") + (body if new else "")
+        report.written.append(name)
+    return files, report
+
+
+def _check_out(out: Path, base_dir: Path) -> None:
+    if out.resolve() != base_dir.resolve() and out.resolve().is_relative_to(base_dir.resolve()):
+        raise SheetError([RowError(None, None, f"`{out}` lies inside the base policy `{base_dir}`", "choose a directory outside it, or the base itself")])
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise SheetError([RowError(None, None, f"`{out}` exists and is not a directory")])
+    if any(out.iterdir()) and not (out / "policy.yaml").is_file():
+        raise SheetError([RowError(None, None, f"`{out}` is not empty and holds no policy.yaml", "give an empty or new directory, or a policy directory to update")])
+
+
+def _row_errors(exc: PolicyError, imported: list[ImportedMatter]) -> list[RowError]:
+    rows = {item.matter.id: item.row for item in imported}
+    out = []
+    for finding in exc.findings:
+        if finding.id in rows and (finding.file or "").startswith("matters"):
+            out.append(RowError(rows[finding.id], None, finding.message, finding.hint))
+        else:
+            out.append(RowError(None, None, f"the policy would not load: {finding.render()}"))
+    return out
+
+
+def _write_tree(root: Path, files: dict[str, str], extra_from: Path) -> None:
+    # Non-YAML files of the base (e.g. the JSON Schema) come along unchanged.
+    for path in sorted(extra_from.rglob("*")):
+        rel = path.relative_to(extra_from)
+        if path.is_file() and path.suffix not in (".yaml", ".yml"):
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, root / rel)
+    for name, content in files.items():
+        target = root / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(content, encoding="utf-8")
+
+
+def import_sheet(sheet: Path, out: Path, base_dir: Path, normalize: bool = False) -> ImportReport:
+    """Import a sheet into `out` as a complete policy built on `base_dir`; all or nothing.
+
+    Raises SheetError (row-level problems, or a policy that would not load) and leaves
+    `out` untouched in that case.
+    """
+    base = load_policy(base_dir)
+    _check_out(out, base_dir)
+    rows, letters, ignored = read_rows(sheet)
+    imported = matters_from_rows(base, rows, letters)
+    files, report = build_files(base, imported, normalize)
+    report.out = out
+    report.warnings += [f"ignored column `{label}`" for label in ignored]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.import-", dir=out.parent))
+    # mkdtemp makes a private (0700) directory; the policy keeps its base's permissions.
+    os.chmod(staging, (out if out.exists() else base_dir).stat().st_mode & 0o7777)
+    try:
+        _write_tree(staging, files, base_dir)
+        try:
+            compile_policy(load_policy(staging))  # exactly what `tiaokuai check` accepts
+        except PolicyError as exc:
+            raise SheetError(_row_errors(exc, imported)) from None
+        _replace(staging, out)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
+    return report
+
+
+def _replace(staging: Path, out: Path) -> None:
+    """Move the validated tree into place: two renames, the old tree restored on failure."""
+    if not out.exists():
+        os.replace(staging, out)
+        return
+    old = out.parent / f".{out.name}.old-{os.getpid()}"
+    os.replace(out, old)
+    try:
+        os.replace(staging, out)
+    except OSError:
+        os.replace(old, out)
+        raise
+    shutil.rmtree(old)

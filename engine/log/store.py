@@ -1,0 +1,630 @@
+"""The decision log: append-only, hash-chained records of every decision, and the policy
+versions they were made under.
+
+Contract:
+- `DecisionLog.submit(kind, request, response, policy)` queues one record and returns a
+  future that resolves only after the record is committed; `log(...)` waits for it. One
+  writer thread takes whatever is queued (a group commit) and writes it in one
+  transaction, so concurrent requests share one commit without anyone being acknowledged
+  before it.
+- Each record carries `seq` (1, 2, 3, … without gaps), its id, time (UTC), kind, the
+  request as received, the response as sent, the policy id/version/digest, the engine
+  version, the previous record's hash and its own hash: sha256 of the canonical JSON of
+  all of those. Changing, removing or reordering a committed record breaks the chain at
+  that record (`verify`). Database triggers refuse UPDATE and DELETE on the table.
+- Every policy a record names is stored once (files + digest) before the record, so a
+  decision can be replayed under exactly that policy (`policy_files`).
+- SQLite (WAL) by default; PostgreSQL through a `postgresql+psycopg://` URL. The schema is
+  managed by Alembic migrations in `engine/log/migrations/`, applied by `open_log`.
+- Several processes may write to one database: each batch takes the database's write lock
+  (SQLite `BEGIN IMMEDIATE`, a PostgreSQL advisory lock) before it reads the chain's head.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import queue
+import secrets
+import threading
+import time as _time
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    Engine,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    event,
+    func,
+    select,
+    text,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import StaticPool
+
+from engine.errors import LogError, RecordNotFound
+from engine.policy.index import Policy
+from engine.policy.load import digest_files
+
+GENESIS = "0" * 64
+MAX_BATCH = 512
+# An arbitrary constant naming the decision log's advisory lock in PostgreSQL.
+PG_LOCK_KEY = 0x7469616F  # "tiao"
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+metadata = MetaData()
+# On SQLite an INTEGER primary key is the rowid itself: no second index to maintain.
+SEQ_TYPE = BigInteger().with_variant(Integer, "sqlite")
+
+policy_versions = Table(
+    "policy_versions",
+    metadata,
+    Column("digest", String(64), primary_key=True),
+    Column("policy_id", String(64), nullable=False),
+    Column("version", String(64), nullable=False),
+    Column("files", Text, nullable=False),  # canonical JSON {relative path: text}
+    Column("stored_at", String(32), nullable=False),
+)
+
+decisions = Table(
+    "decisions",
+    metadata,
+    Column("seq", SEQ_TYPE, primary_key=True, autoincrement=False),
+    Column("id", String(64), nullable=False, unique=True),
+    Column("time", String(32), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("reference", String(128)),
+    Column("request", Text, nullable=False),
+    Column("response", Text, nullable=False),
+    Column("policy_id", String(64), nullable=False),
+    Column("policy_version", String(64), nullable=False),
+    Column("policy_digest", String(64), ForeignKey("policy_versions.digest"), nullable=False),
+    Column("engine_version", String(32), nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Index("ix_decisions_time", "time"),
+    Index("ix_decisions_reference", "reference"),
+)
+
+
+HEAD = select(decisions.c.seq, decisions.c.hash).order_by(decisions.c.seq.desc()).limit(1)
+
+
+Json = Any  # a JSON value: dict, list, str, int, float, bool or None
+
+
+def canonical(value: Json) -> str:
+    """Canonical JSON: sorted keys, no whitespace, UTF-8 characters as they are."""
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+def utc_now() -> str:
+    """The current time as fixed-width UTC ISO 8601, so text order is time order."""
+    return format_time(datetime.now(UTC))
+
+
+def format_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def new_record_id() -> str:
+    """Time-ordered, unguessable: 12 hex digits of milliseconds, then 10 random hex digits."""
+    return f"{int(_time.time() * 1000):012x}{secrets.token_hex(5)}"
+
+
+def _as_text(value: Json | bytes) -> str:
+    """Bytes or str are stored exactly as given (as received / as sent); anything else as canonical JSON."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    if isinstance(value, str):
+        return value
+    return canonical(value)
+
+
+@dataclass(frozen=True)
+class Record:
+    """One committed entry of the decision log."""
+
+    seq: int
+    id: str
+    time: str
+    kind: str
+    reference: str | None
+    request: str
+    response: str
+    policy_id: str
+    policy_version: str
+    policy_digest: str
+    engine_version: str
+    prev_hash: str
+    hash: str
+
+    def hashed_fields(self) -> dict[str, Json]:
+        return {
+            "seq": self.seq,
+            "id": self.id,
+            "time": self.time,
+            "kind": self.kind,
+            "reference": self.reference,
+            "request": self.request,
+            "response": self.response,
+            "policy_id": self.policy_id,
+            "policy_version": self.policy_version,
+            "policy_digest": self.policy_digest,
+            "engine_version": self.engine_version,
+            "prev_hash": self.prev_hash,
+        }
+
+    def computed_hash(self) -> str:
+        return chain_hash(self.hashed_fields())
+
+    def request_json(self) -> Json:
+        return _parse(self.request)
+
+    def response_json(self) -> Json:
+        return _parse(self.response)
+
+    def to_dict(self) -> dict[str, Json]:
+        """The record as auditors read it: request and response as JSON, not text."""
+        return {
+            "decision_id": self.id,
+            "seq": self.seq,
+            "time": self.time,
+            "kind": self.kind,
+            "reference": self.reference,
+            "request": self.request_json(),
+            "response": self.response_json(),
+            "policy": {"id": self.policy_id, "version": self.policy_version, "digest": self.policy_digest},
+            "engine_version": self.engine_version,
+            "prev_hash": self.prev_hash,
+            "hash": self.hash,
+        }
+
+
+def _parse(raw: str) -> Json:
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError:
+        return raw
+
+
+def chain_hash(fields: Mapping[str, Json]) -> str:
+    return hashlib.sha256(canonical(dict(fields)).encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class _Pending:
+    id: str
+    time: str
+    kind: str
+    reference: str | None
+    request: str
+    response: str
+    policy: Policy
+    engine_version: str
+    future: Future[Record]
+
+
+@dataclass(frozen=True)
+class Broken:
+    """The first record at which the chain does not hold."""
+
+    seq: int
+    id: str | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class Verification:
+    records: int
+    head: str
+    policies: int
+    broken: Broken | None
+
+    @property
+    def ok(self) -> bool:
+        return self.broken is None
+
+
+def _reference_of(request: Json | bytes) -> str | None:
+    data = request
+    if isinstance(request, bytes | str):
+        data = _parse(request.decode("utf-8", errors="replace") if isinstance(request, bytes) else request)
+    if isinstance(data, dict) and isinstance(data.get("reference"), str):
+        return str(data["reference"])[:128]
+    return None
+
+
+def _sqlite_engine(url: str, synchronous: str) -> Engine:
+    parsed = make_url(url)
+    memory = parsed.database in (None, "", ":memory:")
+    if memory:
+        # One shared connection, or every thread would see its own empty database.
+        engine = create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
+    else:
+        Path(str(parsed.database)).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event emit BEGIN itself (pysqlite's own is deferred, too late).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        if not memory:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        # Writers take the write lock before reading the chain's head; readers don't block.
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("writer") else "BEGIN")
+
+    return engine
+
+
+def make_engine(url: str, sqlite_synchronous: str = "FULL") -> Engine:
+    """An SQLAlchemy engine for the log. SQLite gets WAL and `synchronous` (FULL: a commit
+    survives power loss; NORMAL: it survives a process crash)."""
+    if sqlite_synchronous not in ("FULL", "NORMAL", "EXTRA"):
+        raise ValueError(f"unsupported synchronous mode `{sqlite_synchronous}`")
+    if make_url(url).get_backend_name() == "sqlite":
+        return _sqlite_engine(url, sqlite_synchronous)
+    return create_engine(url, pool_pre_ping=True)
+
+
+def _lock(conn: Connection) -> None:
+    """Serialise writers across processes (SQLite already holds its write lock)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_LOCK_KEY})
+
+
+def upgrade(engine: Engine) -> None:
+    """Apply the Alembic migrations up to head (idempotent, safe with concurrent starters)."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("path_separator", "os")
+    with engine.connect().execution_options(writer=True) as conn, conn.begin():
+        _lock(conn)
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")
+
+
+def describe_url(url: str) -> str:
+    """The URL without its password, for messages."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+class DecisionLog:
+    """The decision log of one database. Thread-safe; one writer thread per instance."""
+
+    def __init__(self, engine: Engine, engine_version: str, clock: Callable[[], str] = utc_now) -> None:
+        self.engine = engine
+        self.engine_version = engine_version
+        self._clock = clock
+        self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
+        self._writer: threading.Thread | None = None
+        self._start = threading.Lock()
+        self._known_policies: set[str] = set()
+        self._compiled: tuple[str, tuple[str, ...] | None, str] | None = None
+
+    # --- writing ------------------------------------------------------------------
+
+    def submit(
+        self,
+        kind: str,
+        request: Json | bytes,
+        response: Json | bytes,
+        policy: Policy,
+        record_id: str | None = None,
+    ) -> Future[Record]:
+        """Queue one record; the future resolves with it once committed, or fails with LogError.
+
+        `request` and `response` given as bytes or str are stored exactly as they are (the
+        bytes received and sent); other values are stored as canonical JSON.
+        """
+        future: Future[Record] = Future()
+        reference, request_text, response_text = _reference_of(request), _as_text(request), _as_text(response)
+        # Under the lock: a concurrent close() must not strand the record behind its stop
+        # mark, and times follow log order.
+        with self._start:
+            if self._writer is None:
+                self._writer = threading.Thread(target=self._run, name="tiaokuai-decision-log", daemon=True)
+                self._writer.start()
+            self._queue.put(
+                _Pending(
+                    id=record_id or new_record_id(),
+                    time=self._clock(),
+                    kind=kind,
+                    reference=reference,
+                    request=request_text,
+                    response=response_text,
+                    policy=policy,
+                    engine_version=self.engine_version,
+                    future=future,
+                )
+            )
+        return future
+
+    def log(
+        self,
+        kind: str,
+        request: Json | bytes,
+        response: Json | bytes,
+        policy: Policy,
+        record_id: str | None = None,
+    ) -> Record:
+        """Append one record and return it once committed (blocking)."""
+        return self.submit(kind, request, response, policy, record_id).result()
+
+    def store_policy(self, policy: Policy) -> None:
+        """Store a policy version (files + digest) if it is not stored yet."""
+        with self.engine.connect().execution_options(writer=True) as conn, conn.begin():
+            _lock(conn)
+            self._store_policy(conn, policy)
+
+    def _store_policy(self, conn: Connection, policy: Policy) -> None:
+        if policy.digest in self._known_policies:
+            return
+        found = conn.execute(select(policy_versions.c.digest).where(policy_versions.c.digest == policy.digest)).first()
+        if found is None:
+            conn.execute(
+                policy_versions.insert().values(
+                    digest=policy.digest,
+                    policy_id=policy.id,
+                    version=policy.version,
+                    files=canonical(dict(policy.files)),
+                    stored_at=self._clock(),
+                )
+            )
+        # NOTE: remembered only after the transaction commits (see _write_batch).
+
+    def _run(self) -> None:
+        # The writer keeps one connection for its lifetime (reopened after a failure).
+        conn: Connection | None = None
+        try:
+            while True:
+                first = self._queue.get()
+                if first is None:
+                    return
+                batch = [first]
+                stop = False
+                while len(batch) < MAX_BATCH:
+                    try:
+                        item = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if item is None:
+                        stop = True
+                        break
+                    batch.append(item)
+                if conn is None:
+                    conn = self._connect_writer(batch)
+                if conn is not None and not self._write_batch(conn, batch):
+                    conn.invalidate()
+                    conn.close()
+                    conn = None
+                if stop:
+                    return
+        finally:
+            if conn is not None:
+                conn.close()
+
+    def _connect_writer(self, batch: list[_Pending]) -> Connection | None:
+        try:
+            return self.engine.connect().execution_options(writer=True)
+        except Exception as exc:  # noqa: BLE001 - the waiting requests must hear of it
+            self._fail(batch, exc)
+            return None
+
+    @staticmethod
+    def _fail(batch: list[_Pending], exc: Exception) -> None:
+        error = LogError(f"the decision log could not commit: {exc}")
+        for item in batch:
+            item.future.set_exception(error)
+
+    def _statements(self, conn: Connection) -> tuple[str, tuple[str, ...] | None, str]:
+        """The INSERT and head query as the driver's own SQL, compiled once.
+
+        # NOTE: the writer's hot path; executing pre-compiled SQL skips SQLAlchemy's
+        # statement handling, which cost twice the SQLite write itself in bench/log_cost.py.
+        """
+        if self._compiled is None:
+            insert = decisions.insert().compile(dialect=conn.dialect)
+            head = HEAD.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})
+            order = tuple(insert.positiontup) if insert.positiontup else None
+            self._compiled = (str(insert), order, str(head))
+        return self._compiled
+
+    def _write_batch(self, conn: Connection, batch: list[_Pending]) -> bool:
+        """Write one batch in one transaction; resolve its futures. False if it failed."""
+        records: list[Record] = []
+        digests = {p.policy.digest for p in batch}
+        try:
+            with conn.begin():
+                _lock(conn)
+                for item in batch:
+                    self._store_policy(conn, item.policy)
+                insert, order, head_sql = self._statements(conn)
+                head = conn.exec_driver_sql(head_sql).first()
+                seq, prev = (int(head[0]), str(head[1])) if head is not None else (0, GENESIS)
+                rows = []
+                for item in batch:
+                    seq += 1
+                    fields = {
+                        "seq": seq,
+                        "id": item.id,
+                        "time": item.time,
+                        "kind": item.kind,
+                        "reference": item.reference,
+                        "request": item.request,
+                        "response": item.response,
+                        "policy_id": item.policy.id,
+                        "policy_version": item.policy.version,
+                        "policy_digest": item.policy.digest,
+                        "engine_version": item.engine_version,
+                        "prev_hash": prev,
+                    }
+                    prev = chain_hash(fields)
+                    rows.append({**fields, "hash": prev})
+                    records.append(Record(**fields, hash=prev))  # type: ignore[arg-type]
+                params = [tuple(r[k] for k in order) for r in rows] if order else rows
+                conn.exec_driver_sql(insert, params)
+            # the transaction has committed here: only now may anyone be told
+        except Exception as exc:  # noqa: BLE001 - every failure must reach the waiting requests
+            self._fail(batch, exc)
+            return False
+        self._known_policies |= digests
+        for item, record in zip(batch, records, strict=True):
+            item.future.set_result(record)
+        return True
+
+    def close(self) -> None:
+        """Commit what is queued, stop the writer and release the database's connections.
+
+        The log stays usable: a later `submit` starts a new writer.
+        """
+        with self._start:
+            writer, self._writer = self._writer, None
+            if writer is not None:
+                self._queue.put(None)
+                writer.join()
+        self.engine.dispose()
+
+    # --- reading ------------------------------------------------------------------
+
+    def get(self, record_id: str) -> Record:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(decisions).where(decisions.c.id == record_id)).first()
+        if row is None:
+            raise RecordNotFound(f"no decision `{record_id}` in the log")
+        return Record(**row._asdict())
+
+    def query(
+        self,
+        *,
+        reference: str | None = None,
+        kind: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        after: int | None = None,
+        limit: int = 100,
+    ) -> list[Record]:
+        """Records in log order; `since` inclusive, `until` exclusive (UTC times as stored),
+        `after` a `seq` to continue from."""
+        stmt = select(decisions).order_by(decisions.c.seq).limit(limit)
+        if reference is not None:
+            stmt = stmt.where(decisions.c.reference == reference)
+        if kind is not None:
+            stmt = stmt.where(decisions.c.kind == kind)
+        if since is not None:
+            stmt = stmt.where(decisions.c.time >= since)
+        if until is not None:
+            stmt = stmt.where(decisions.c.time < until)
+        if after is not None:
+            stmt = stmt.where(decisions.c.seq > after)
+        with self.engine.connect() as conn:
+            return [Record(**row._asdict()) for row in conn.execute(stmt)]
+
+    def count(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(decisions)).scalar_one())
+
+    def records(self, kind: str | None = None, batch: int = 1000) -> Iterator[Record]:
+        """Every record in log order, read page by page."""
+        after = 0
+        while True:
+            page = self.query(kind=kind, after=after, limit=batch)
+            yield from page
+            if len(page) < batch:
+                return
+            after = page[-1].seq
+
+    def policy_files(self, digest: str) -> dict[str, str]:
+        """The files of a stored policy version, checked against their digest."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(policy_versions.c.files).where(policy_versions.c.digest == digest)).first()
+        if row is None:
+            raise RecordNotFound(f"no stored policy with digest `{digest}`")
+        files: dict[str, str] = json.loads(row[0])
+        if digest_files(files) != digest:
+            raise LogError(f"stored policy `{digest[:12]}` does not match its digest: it was altered")
+        return files
+
+    def verify(self) -> Verification:
+        """Walk the chain from the first record; report the first link that does not hold."""
+        prev, count = GENESIS, 0
+        broken: Broken | None = None
+        with self.engine.connect() as conn:
+            rows = conn.execution_options(yield_per=1000).execute(select(decisions).order_by(decisions.c.seq))
+            try:
+                for row in rows:
+                    broken = _check_link(Record(**row._asdict()), count + 1, prev)
+                    if broken is not None:
+                        break
+                    prev, count = str(row.hash), count + 1
+            finally:
+                rows.close()  # a server-side cursor on PostgreSQL: release it even when stopping early
+            stored = conn.execute(select(policy_versions.c.digest, policy_versions.c.files)).all()
+        if broken is not None:
+            return Verification(count, prev, len(stored), broken)
+        for digest, files in stored:
+            if digest_files(json.loads(files)) != digest:
+                reason = f"stored policy `{digest[:12]}` does not match its digest (its files were altered)"
+                return Verification(count, prev, len(stored), Broken(0, digest, reason))
+        return Verification(count, prev, len(stored), None)
+
+
+def _check_link(record: Record, expected_seq: int, prev: str) -> Broken | None:
+    if record.seq != expected_seq:
+        return Broken(expected_seq, None, f"record #{expected_seq} is missing (next is #{record.seq})")
+    if record.prev_hash != prev:
+        reason = "its prev_hash does not match the previous record's hash (a record before it was removed or replaced)"
+        return Broken(record.seq, record.id, reason)
+    if record.computed_hash() != record.hash:
+        return Broken(record.seq, record.id, "its content does not match its hash (the record was altered)")
+    return None
+
+
+def open_log(url: str, engine_version: str | None = None, sqlite_synchronous: str = "FULL", migrate: bool = True) -> DecisionLog:
+    """Open (and by default migrate) the decision log at `url`. Raises LogError."""
+    if engine_version is None:
+        from engine.version import ENGINE_VERSION
+
+        engine_version = ENGINE_VERSION
+    try:
+        engine = make_engine(url, sqlite_synchronous)
+        if migrate:
+            upgrade(engine)
+    except LogError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any driver or migration failure is reported the same way
+        raise LogError(f"cannot open the decision log at {describe_url(url)}: {exc}") from exc
+    return DecisionLog(engine, engine_version)
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file behind an SQLite URL (None for other databases and in-memory SQLite)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(str(parsed.database))

@@ -1,2 +1,0 @@
-"""Alembic migrations of the decision log (engine/store.py). Applied by `store.upgrade`,
-at server start and by `tiaokuai audit migrate`."""

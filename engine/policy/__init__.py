@@ -1,0 +1,26 @@
+"""The policy as authored and loaded: models, loading, cross-reference checks, the index.
+
+Flow: `load_policy` (load) reads the YAML files, `validate` cross-checks them, `Policy` (index)
+holds the result with where each item was written (locate); `sources` reads a directory at a git revision.
+"""
+
+from engine.policy.grid import FACTS, GridPolicy, grid_of
+from engine.policy.index import Location, Policy
+from engine.policy.load import digest_files, load_policy, policy_from_files, read_policy_dir
+from engine.policy.model import (
+    AttributeType,
+    Basis,
+    Comparison,
+    Delegation,
+    GridCriterion,
+    Matter,
+    PolicyFile,
+    Provenance,
+    Responsibility,
+    Rule,
+    RuleKind,
+)
+from engine.policy.sources import parse_source, policy_files_at
+from engine.policy.validate import suggest
+
+__all__ = ["AttributeType", "Basis", "Comparison", "Delegation", "digest_files", "FACTS", "grid_of", "GridCriterion", "GridPolicy", "load_policy", "Location", "Matter", "parse_source", "Policy", "policy_files_at", "policy_from_files", "PolicyFile", "Provenance", "read_policy_dir", "Responsibility", "Rule", "RuleKind", "suggest"]

@@ -1,0 +1,224 @@
+"""Load a policy directory: read every YAML file, validate it, index it, digest it.
+
+`load_policy(path)` either returns a `Policy` or raises `PolicyError` carrying every
+finding (file, line, id, message, hint). A policy with findings is never returned.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from engine.errors import Finding, PolicyError
+from engine.policy.grid import EXTENSION, grid_from_files, validate_grid
+from engine.policy.index import Location, Policy
+from engine.policy.model import SECTIONS, PolicyFile
+from engine.policy.validate import validate_references
+
+SKIP_DIRS = {"schema"}
+# libyaml's safe loader when PyYAML has it (its wheels do): the same documents and line
+# marks, ~10× faster than the pure-Python one (policy load time, bench/results.md).
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def policy_files(root: Path) -> list[Path]:
+    """Every *.yaml / *.yml file under root, in a stable order, except generated schema."""
+    files = [
+        p
+        for p in root.rglob("*")
+        if p.suffix in (".yaml", ".yml")
+        and p.is_file()
+        and not SKIP_DIRS.intersection(p.relative_to(root).parts[:-1])
+    ]
+    return sorted(files, key=lambda p: p.relative_to(root).as_posix())
+
+
+def digest_files(files: dict[str, str]) -> str:
+    """sha256 over the files' relative paths and contents, independent of disk order."""
+    h = hashlib.sha256()
+    for name in sorted(files):
+        h.update(name.encode())
+        h.update(b"\0")
+        h.update(files[name].encode())
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def _node_line(node: yaml.Node | None, loc: Iterable[int | str]) -> int | None:
+    """Walk a composed YAML node along a pydantic error location; return the deepest line."""
+    line = node.start_mark.line + 1 if node is not None else None
+    for key in loc:
+        if isinstance(node, yaml.MappingNode):
+            match = next((v for k, v in node.value if getattr(k, "value", None) == key), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int):
+            match = node.value[key] if 0 <= key < len(node.value) else None
+        else:
+            match = None
+        if match is None:
+            break
+        node = match
+        line = node.start_mark.line + 1
+    return line
+
+
+def _item_id(data: Any, loc: tuple[int | str, ...]) -> str | None:
+    """The `id` of the section item an error location points into, if it has one."""
+    if len(loc) >= 2 and isinstance(data, dict):
+        section = data.get(loc[0])
+        if isinstance(section, list) and isinstance(loc[1], int) and loc[1] < len(section):
+            item = section[loc[1]]
+            if isinstance(item, dict) and isinstance(item.get("id"), str):
+                return str(item["id"])
+    return None
+
+
+def _describe(error: dict[str, Any]) -> str:
+    loc = ".".join(str(part) for part in error["loc"] if not isinstance(part, int))
+    msg = str(error["msg"]).replace("Value error, ", "")
+    if error["type"] == "extra_forbidden":
+        msg = "unknown key"
+    elif error["type"] == "missing":
+        msg = "required key is missing"
+    msg = msg[0].lower() + msg[1:] if msg else msg
+    return f"`{loc}`: {msg}" if loc else msg
+
+
+def _duplicate(key: tuple[str, str], loc: Location, first: Location) -> Finding:
+    return Finding(
+        "duplicate_id",
+        f"{key[0].removesuffix('s')} id `{key[1]}` is defined twice",
+        loc.file,
+        loc.line,
+        key[1],
+        hint=f"first defined at {first.file}:{first.line}",
+    )
+
+
+def _python_loader_error(text: str) -> yaml.YAMLError | None:
+    try:
+        yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        return exc
+    return None
+
+
+def parse_file(name: str, text: str) -> tuple[PolicyFile | None, list[Finding], dict[tuple[str, str], Location]]:
+    """Parse and validate one file. Returns the model (or None), findings and item locations."""
+    try:
+        node = yaml.compose(text, Loader=_LOADER)
+        data = yaml.load(text, Loader=_LOADER)  # noqa: S506 - a safe loader
+    except yaml.YAMLError as exc:
+        exc = _python_loader_error(text) or exc  # the pure-Python loader words problems better
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        problem = getattr(exc, "problem", None) or str(exc)
+        return None, [Finding("yaml_syntax", f"invalid YAML: {problem}", name, line)], {}
+    if data is None:
+        return PolicyFile(), [], {}
+    if not isinstance(data, dict):
+        return None, [Finding("file_shape", "a policy file must be a mapping of sections", name, 1)], {}
+    locations: dict[tuple[str, str], Location] = {}
+    duplicates: list[Finding] = []  # within this file; policy_from_files reports those across files
+    for section in SECTIONS:
+        items = data.get(section)
+        if isinstance(items, list):
+            for index, item in enumerate(items):
+                if isinstance(item, dict) and isinstance(item.get("id"), str):
+                    key, loc = (section, item["id"]), Location(name, _node_line(node, (section, index)))
+                    if key in locations:
+                        duplicates.append(_duplicate(key, loc, locations[key]))
+                    else:
+                        locations[key] = loc
+    try:
+        return PolicyFile.model_validate(data), duplicates, locations
+    except ValidationError as exc:
+        findings = duplicates + [
+            Finding(
+                "schema",
+                _describe(dict(err)),
+                name,
+                _node_line(node, err["loc"]),
+                _item_id(data, tuple(err["loc"])),
+            )
+            for err in exc.errors()
+        ]
+        return None, findings, locations
+
+
+def read_policy_dir(root: Path) -> dict[str, str]:
+    """The policy's files as {relative path: text}; raises PolicyError if none can be read."""
+    if not root.is_dir():
+        raise PolicyError([Finding("no_policy", f"policy directory `{root}` does not exist")])
+    files: dict[str, str] = {}
+    findings: list[Finding] = []
+    for path in policy_files(root):
+        rel = path.relative_to(root).as_posix()
+        try:
+            files[rel] = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            findings.append(Finding("encoding", "file is not valid UTF-8", rel))
+    if findings:
+        raise PolicyError(findings)
+    if not files:
+        raise PolicyError([Finding("no_policy", f"no YAML files under `{root}`")])
+    return files
+
+
+def load_policy(root: Path | str) -> Policy:
+    """Load, validate and index the policy under `root`; raise PolicyError on any finding."""
+    return policy_from_files(read_policy_dir(Path(root)))
+
+
+def policy_from_files(files: dict[str, str]) -> Policy:
+    """Build a Policy from file texts (from disk, a stored version or a git revision)."""
+    findings: list[Finding] = []
+    locations: dict[tuple[str, str], Location] = {}
+    parsed: list[tuple[str, PolicyFile]] = []
+    for name in sorted(files):
+        model, file_findings, file_locations = parse_file(name, files[name])
+        findings.extend(file_findings)
+        for key, loc in file_locations.items():
+            if key in locations:
+                findings.append(_duplicate(key, loc, locations[key]))
+            else:
+                locations[key] = loc
+        if model is not None:
+            parsed.append((name, model))
+    manifests = [(name, m.policy) for name, m in parsed if m.policy is not None]
+    if len(manifests) != 1 and not findings:
+        where = ", ".join(name for name, _ in manifests) or "no file"
+        findings.append(
+            Finding(
+                "manifest",
+                f"exactly one file must hold the `policy:` section, found it in {where}",
+                hint="put it in policy.yaml",
+            )
+        )
+    grid, grid_findings = grid_from_files(parsed) if not findings else (None, [])
+    findings.extend(grid_findings)
+    if findings:
+        raise PolicyError(findings)
+    manifest = manifests[0][1]
+    assert manifest is not None
+
+    policy = Policy(
+        manifest=manifest,
+        organizations={o.id: o for _, m in parsed for o in m.organizations},
+        attributes={a.id: a for _, m in parsed for a in m.attributes},
+        matters={x.id: x for _, m in parsed for x in m.matters},
+        rules=tuple(r for _, m in parsed for r in m.rules),
+        delegations=tuple(d for _, m in parsed for d in m.delegations),
+        locations=locations,
+        digest=digest_files(files),
+        files=dict(files),
+        extensions={EXTENSION: grid} if grid is not None else {},
+    )
+    findings = [f for f in [*validate_references(policy), *validate_grid(policy)] if f.severity == "error"]
+    if findings:
+        raise PolicyError(findings)
+    return policy

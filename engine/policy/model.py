@@ -1,0 +1,509 @@
+"""The policy as authors write it: pydantic models for every YAML section.
+
+These models are the schema of `policy/` (exported to `policy/schema/policy.schema.json`).
+They check shape and local consistency only; cross-references (a rule naming an unknown
+organization, a condition on an undeclared attribute) are checked in `engine.policy.validate`.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Id = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$", description="stable id")]
+AttributeId = Annotated[
+    str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}$", description="snake_case attribute id")
+]
+Scalar = str | int | float | bool
+
+# A time limit such as "30min", "1h", "3d" or "5wd" (working days).
+TIME_LIMIT_PATTERN = re.compile(r"^(\d+)(min|h|d|wd)$")
+TimeLimit = Annotated[str, Field(pattern=TIME_LIMIT_PATTERN.pattern)]
+
+# References to organizations that depend on the case rather than naming one body.
+TOWNSHIP_REF = "@township"
+TEAM_REF = "@enforcement_team"
+
+# Fact names the engine derives for every case; attributes may not reuse them.
+DERIVED_FACTS = ("matter", "domain", "township", "township_kind", "delegated", "team")
+
+
+class Strict(BaseModel):
+    """Base for policy models: unknown keys are an error, values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Dated(Strict):
+    """A clause in force from `valid_from` (inclusive) until `valid_until` (exclusive)."""
+
+    valid_from: date | None = None
+    valid_until: date | None = None
+
+    @model_validator(mode="after")
+    def _ordered_dates(self) -> Dated:
+        if self.valid_from and self.valid_until and self.valid_until <= self.valid_from:
+            raise ValueError("valid_until must be later than valid_from")
+        return self
+
+    def in_force(self, on: date) -> bool:
+        """True when the clause is in force on the given date."""
+        return (self.valid_from is None or self.valid_from <= on) and (
+            self.valid_until is None or on < self.valid_until
+        )
+
+
+class Basis(Strict):
+    """A legal or policy source for a clause."""
+
+    document: str = Field(description="law, regulation or document title")
+    article: str | None = Field(default=None, description="article or section")
+    issuer: str | None = None
+    url: str | None = None
+
+
+class Provenance(StrEnum):
+    sourced = "sourced"
+    constructed = "constructed"
+
+
+class OrgKind(StrEnum):
+    department = "department"
+    township = "township"
+    street = "street"
+    team = "team"
+    centre = "centre"
+    arbiter = "arbiter"
+    hotline = "hotline"
+    utility = "utility"
+    government = "government"
+    party = "party"
+
+
+class Organization(Dated):
+    """A county body, township or street, team or utility."""
+
+    id: Id
+    name: str
+    name_en: str | None = None
+    short_name: str | None = None
+    kind: OrgKind
+    parent: Id | None = Field(default=None, description="the body this one belongs to")
+    enforcement_team: Id | None = Field(
+        default=None, description="for townships: the id of its comprehensive enforcement team"
+    )
+    serves: tuple[Id, ...] = Field(
+        default=(), description="for 1+X hubs: neighbouring townships its team also serves"
+    )
+    successor: Id | None = Field(
+        default=None, description="the body that takes over when this one ends (机构改革)"
+    )
+    note: str | None = None
+
+    @property
+    def is_township(self) -> bool:
+        return self.kind in (OrgKind.township, OrgKind.street)
+
+
+class AttributeType(StrEnum):
+    enum = "enum"
+    bool = "bool"
+    int = "int"
+    number = "number"
+    township = "township"
+
+
+class AllowedValue(Strict):
+    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
+    name: str
+    name_en: str | None = None
+
+
+class Attribute(Strict):
+    """One word of the case vocabulary that rules may test."""
+
+    id: AttributeId
+    name: str
+    name_en: str | None = None
+    type: AttributeType
+    values: tuple[AllowedValue, ...] = ()
+    minimum: float | None = None
+    maximum: float | None = None
+    default: Scalar | None = Field(
+        default=None, description="value assumed when a case does not give the attribute"
+    )
+    description: str | None = None
+
+    @model_validator(mode="after")
+    def _values_match_type(self) -> Attribute:
+        if self.type is AttributeType.enum and not self.values:
+            raise ValueError("an enum attribute needs at least one allowed value")
+        if self.type is not AttributeType.enum and self.values:
+            raise ValueError("only enum attributes list allowed values")
+        ids = [v.id for v in self.values]
+        if len(ids) != len(set(ids)):
+            raise ValueError("allowed values must be unique")
+        if self.id in DERIVED_FACTS:
+            raise ValueError(f"`{self.id}` is reserved for a fact the engine derives")
+        return self
+
+
+class Domain(Strict):
+    id: Id
+    name: str
+    name_en: str | None = None
+
+
+class Responsibility(StrEnum):
+    """主体责任: who is principally responsible for a matter."""
+
+    department = "department"
+    township = "township"
+
+
+class Matter(Dated):
+    """One row of the responsibility list (属地管理事项责任清单)."""
+
+    id: Id
+    name: str
+    name_en: str | None = None
+    domain: Id
+    responsibility: Responsibility
+    township_duties: tuple[str, ...] = Field(min_length=1)
+    department_duties: tuple[str, ...] = ()
+    lead: str = Field(description="organization id, @township or @enforcement_team")
+    supports: tuple[str, ...] = ()
+    time_limits: dict[str, TimeLimit] = Field(default_factory=dict)
+    basis: tuple[Basis, ...] = Field(min_length=1)
+    aliases: tuple[str, ...] = ()
+    attributes: tuple[AttributeId, ...] = Field(
+        default=(), description="attributes relevant to this matter (used to enumerate cases)"
+    )
+    provenance: Provenance = Provenance.constructed
+    source: str | None = None
+    note: str | None = None
+
+
+class Comparison(Strict):
+    """A test on one fact. Exactly one operator must be given."""
+
+    eq: Scalar | None = None
+    ne: Scalar | None = None
+    in_: tuple[Scalar, ...] | None = Field(default=None, alias="in")
+    not_in: tuple[Scalar, ...] | None = None
+    gt: float | None = None
+    gte: float | None = None
+    lt: float | None = None
+    lte: float | None = None
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _one_operator(self) -> Comparison:
+        given = [name for name, value in self.operators() if value is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of eq, ne, in, not_in, gt, gte, lt, lte")
+        if self.in_ is not None and not self.in_ or self.not_in is not None and not self.not_in:
+            raise ValueError("`in` and `not_in` need at least one value")
+        return self
+
+    def operators(self) -> list[tuple[str, object]]:
+        return [
+            ("eq", self.eq),
+            ("ne", self.ne),
+            ("in", self.in_),
+            ("not_in", self.not_in),
+            ("gt", self.gt),
+            ("gte", self.gte),
+            ("lt", self.lt),
+            ("lte", self.lte),
+        ]
+
+    @property
+    def operator(self) -> tuple[str, object]:
+        return next((name, value) for name, value in self.operators() if value is not None)
+
+
+# A condition value: a scalar means equality, a list means "any of", a mapping is a Comparison.
+Condition = Scalar | list[Scalar] | Comparison
+
+
+def as_test(condition: Condition) -> Comparison:
+    """Normalise the author's short forms to a Comparison."""
+    if isinstance(condition, Comparison):
+        return condition
+    if isinstance(condition, list):
+        return Comparison.model_validate({"in": tuple(condition)})
+    return Comparison(eq=condition)
+
+
+class RuleKind(StrEnum):
+    """Specificity tiers, strongest first (see engine.lead.decide for the precedence)."""
+
+    escalation = "escalation"
+    integrated = "integrated"  # 一件事
+    delegation = "delegation"  # 赋权 and 1+X
+    amendment = "amendment"  # adds supports or limits, never names a lead
+
+
+class Outcome(Strict):
+    """What a rule does when it wins (or, for amendments, when it applies)."""
+
+    lead: str | None = None
+    supports: tuple[str, ...] = ()
+    coordinator: str | None = None
+    time_limits: dict[str, TimeLimit] = Field(default_factory=dict)
+    township_duties: tuple[str, ...] | None = None
+    notes: tuple[str, ...] = ()
+
+
+class Rule(Dated):
+    """An assignment rule: 一件事, delegation, escalation or amendment."""
+
+    id: Id
+    title: str
+    title_en: str | None = None
+    kind: RuleKind
+    priority: int = Field(default=0, ge=-1000, le=1000, description="higher wins")
+    when: dict[str, Condition] = Field(min_length=1)
+    then: Outcome
+    basis: tuple[Basis, ...] = Field(min_length=1)
+    provenance: Provenance = Provenance.constructed
+    source: str | None = None
+    description: str | None = None
+
+    @model_validator(mode="after")
+    def _lead_matches_kind(self) -> Rule:
+        if self.kind is RuleKind.amendment and self.then.lead is not None:
+            raise ValueError("an amendment rule adds to the winner; it may not name a lead")
+        if self.kind is not RuleKind.amendment and self.then.lead is None:
+            raise ValueError(f"a {self.kind.value} rule must name a lead")
+        return self
+
+    @field_validator("when")
+    @classmethod
+    def _normalise_when(cls, value: dict[str, Condition]) -> dict[str, Condition]:
+        return {key: as_test(cond) for key, cond in value.items()}
+
+    def tests(self) -> dict[str, Comparison]:
+        return {key: as_test(cond) for key, cond in self.when.items()}
+
+
+class Dispatch(Strict):
+    """Where cases go that no rule assigns (兜底)."""
+
+    to: Id
+    time_limits: dict[str, TimeLimit] = Field(default_factory=dict)
+    basis: tuple[Basis, ...] = Field(min_length=1)
+
+
+class Disputes(Strict):
+    """Who arbitrates a conflict between equal-ranked leads, and the interim rule."""
+
+    arbiter: Id
+    basis: tuple[Basis, ...] = Field(min_length=1)
+
+
+class Delegation(Dated):
+    """赋权: penalty powers for some matters delegated to townships' enforcement teams.
+
+    `valid_until` is the take-back (收回) date.
+    """
+
+    id: Id
+    title: str
+    townships: tuple[Id, ...] = Field(min_length=1)
+    matters: tuple[Id, ...] = Field(min_length=1)
+    basis: tuple[Basis, ...] = Field(min_length=1)
+    provenance: Provenance = Provenance.constructed
+    note: str | None = None
+
+
+class Manifest(Strict):
+    """`policy.yaml`: what this policy is and its fixed points."""
+
+    id: Id
+    version: str
+    title: str
+    title_en: str | None = None
+    jurisdiction: str
+    illustrative: bool = Field(
+        default=True, description="true when built from public reporting, not an official list"
+    )
+    notice: str | None = None
+    domains: tuple[Domain, ...] = Field(min_length=1)
+    dispatch: Dispatch
+    disputes: Disputes
+    time_limit_labels: dict[str, str] = Field(default_factory=dict)
+
+
+# --- grid task admission (事务进网格准入审查) -------------------------------------------------
+
+
+class Power(StrEnum):
+    """The public power a grid worker would have to exercise (grid workers hold none)."""
+
+    none = "none"
+    enforcement = "enforcement"  # 行政执法: orders, penalties, seizures
+    inspection = "inspection"  # 检查考核: inspections, licence checks, assessments
+
+
+class TaskKind(Strict):
+    """A kind of task a department may propose to push down to the grid."""
+
+    id: Id
+    name: str
+    name_en: str | None = None
+    grid_function: bool = Field(description="within the grid's functions (网格职责范围内)")
+    needs_training: bool = Field(default=False, description="grid workers need professional training for it")
+    power: Power = Power.none
+    description: str | None = None
+
+
+class GridAction(Strict):
+    """Something a proposal asks grid workers to do; `terms` spot it in a title or description."""
+
+    id: Id
+    name: str
+    name_en: str | None = None
+    power: Power = Power.none
+    formalism: bool = Field(default=False, description="留痕/打卡 work that shows activity, not results (指尖上的形式主义)")
+    terms: tuple[str, ...] = Field(default=(), description="phrases that reveal this action in free text")
+
+
+class Channel(Strict):
+    """How a task reaches grid workers."""
+
+    id: Id
+    name: str
+    name_en: str | None = None
+    approved: bool = Field(description="the single channel: county review and unified dispatch")
+
+
+class BasisLevel(Strict):
+    """The rank of a proposal's legal or policy basis."""
+
+    id: Id
+    name: str
+    name_en: str | None = None
+    sufficient: bool = Field(description="enough on its own to push a task to the grid")
+
+
+class Frequency(Strict):
+    """How often a task recurs; `per_month` is null for a one-off task."""
+
+    id: Id
+    name: str
+    name_en: str | None = None
+    per_month: float | None = Field(default=None, gt=0, le=31)
+
+
+class EmergencyCategory(Strict):
+    """An emergency that exempts a task from prior review (filing afterwards)."""
+
+    id: Id
+    name: str
+    name_en: str | None = None
+
+
+class GridAdmission(Strict):
+    """`grid_admission:`: who reviews, the grid's size and capacity, and the proposal vocabulary."""
+
+    reviewer: Id = Field(description="organization that reviews proposals (县级审查)")
+    households_per_grid: int = Field(gt=0, le=5000, description="households in a typical grid")
+    capacity_minutes_per_month: int = Field(gt=0, description="workload budget of one task per grid per month")
+    filing_days: int = Field(ge=0, le=90, description="days after the start to file an emergency task afterwards")
+    outcome_labels: dict[Literal["admitted", "returned", "rejected"], str] = Field(default_factory=dict)
+    severity_labels: dict[Literal["reject", "return", "note"], str] = Field(default_factory=dict)
+    task_kinds: tuple[TaskKind, ...] = Field(min_length=1)
+    actions: tuple[GridAction, ...] = ()
+    channels: tuple[Channel, ...] = Field(min_length=1)
+    basis_levels: tuple[BasisLevel, ...] = Field(min_length=1)
+    frequencies: tuple[Frequency, ...] = Field(min_length=1)
+    emergency_categories: tuple[EmergencyCategory, ...] = ()
+    basis: tuple[Basis, ...] = Field(min_length=1)
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> GridAdmission:
+        for name in ("task_kinds", "actions", "channels", "basis_levels", "frequencies", "emergency_categories"):
+            ids = [item.id for item in getattr(self, name)]
+            duplicates = sorted({i for i in ids if ids.count(i) > 1})
+            if duplicates:
+                raise ValueError(f"`{name}` lists {', '.join(duplicates)} more than once")
+        return self
+
+
+class CatalogueEntry(Strict):
+    """Where the grid's shared table (一表通) already holds a field."""
+
+    table: str = Field(description="一表通 sub-table, e.g. 人口信息")
+    source: str | None = Field(default=None, description="who maintains it")
+
+
+class GridField(Strict):
+    """One data field a task may collect; with `catalogue` it is already in 一表通."""
+
+    id: Id
+    name: str
+    name_en: str | None = None
+    subject: Literal["person", "house", "enterprise", "event"]
+    catalogue: CatalogueEntry | None = None
+    aliases: tuple[str, ...] = ()
+
+
+class Severity(StrEnum):
+    reject = "reject"  # 不予准入
+    return_ = "return"  # 退回修改 (fix and resubmit)
+    note = "note"  # 提示
+
+
+class GridCriterion(Dated):
+    """An admission criterion: when its conditions hold on a proposal's facts, it finds."""
+
+    id: Id
+    title: str
+    title_en: str | None = None
+    severity: Severity
+    when: dict[str, Condition] = Field(min_length=1, description="tests on the proposal's derived facts")
+    message: str = Field(description="zh message; {fact} placeholders are filled in")
+    basis: tuple[Basis, ...] = Field(min_length=1)
+    provenance: Provenance = Provenance.constructed
+    source: str | None = None
+
+    @field_validator("when")
+    @classmethod
+    def _normalise_when(cls, value: dict[str, Condition]) -> dict[str, Condition]:
+        return {key: as_test(cond) for key, cond in value.items()}
+
+    def tests(self) -> dict[str, Comparison]:
+        return {key: as_test(cond) for key, cond in self.when.items()}
+
+
+class PolicyFile(Strict):
+    """One YAML file under policy/: any subset of the sections below."""
+
+    schema_: str | None = Field(default=None, alias="$schema")
+    policy: Manifest | None = None
+    organizations: tuple[Organization, ...] = ()
+    attributes: tuple[Attribute, ...] = ()
+    matters: tuple[Matter, ...] = ()
+    rules: tuple[Rule, ...] = ()
+    delegations: tuple[Delegation, ...] = ()
+    grid_admission: GridAdmission | None = None
+    grid_fields: tuple[GridField, ...] = ()
+    grid_criteria: tuple[GridCriterion, ...] = ()
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+SectionName = Literal[
+    "organizations", "attributes", "matters", "rules", "delegations", "grid_fields", "grid_criteria"
+]
+SECTIONS: tuple[SectionName, ...] = (
+    "organizations", "attributes", "matters", "rules", "delegations", "grid_fields", "grid_criteria"
+)

@@ -1,0 +1,171 @@
+"""Cross-reference checks that a single file cannot make on its own.
+
+Every finding names the file, line and id, and suggests the nearest known id
+("did you mean …") when a reference is unknown.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING
+
+from engine.errors import Finding
+from engine.policy.locate import Locator
+from engine.policy.model import (
+    TEAM_REF,
+    TOWNSHIP_REF,
+    AttributeType,
+    Comparison,
+    OrgKind,
+)
+
+if TYPE_CHECKING:
+    from engine.policy.index import Policy
+
+# Facts the engine derives and the values they take (see engine.lead.facts).
+TEAM_VALUES = ("own", "hub", "none")
+TOWNSHIP_KINDS = ("township", "street")
+
+
+def suggest(word: str, known: Iterable[str]) -> str | None:
+    """A "did you mean" hint for an unknown id, or None when nothing is close."""
+    match = difflib.get_close_matches(word, list(known), n=1, cutoff=0.6)
+    return f"did you mean `{match[0]}`?" if match else None
+
+
+def org_refs(policy: Policy) -> set[str]:
+    """Every string a lead, support or coordinator may be: ids and case-relative refs."""
+    refs = set(policy.organizations) | {TOWNSHIP_REF, TEAM_REF}
+    refs |= {f"@{a.id}" for a in policy.attributes.values() if a.type is AttributeType.township}
+    return refs
+
+
+def validate_references(policy: Policy) -> list[Finding]:
+    return list(_references(policy))
+
+
+def _references(policy: Policy) -> Iterator[Finding]:
+    orgs = policy.organizations
+    refs = org_refs(policy)
+    locator = Locator(policy.files)  # conditions are reported at their own line
+    domains = {d.id for d in policy.manifest.domains}
+
+    def unknown(section: str, item_id: str, what: str, value: str, known: Iterable[str]) -> Finding:
+        loc = policy.where(section, item_id)
+        return Finding(
+            f"unknown_{what.replace(' ', '_')}",
+            f"unknown {what} `{value}`",
+            loc.file,
+            loc.line,
+            item_id,
+            hint=suggest(value, known),
+        )
+
+    manifest_file = next(
+        (name for name, text in policy.files.items() if text.lstrip().startswith("policy:")),
+        "policy.yaml",
+    )
+    for key, target in (("dispatch.to", policy.manifest.dispatch.to), ("disputes.arbiter", policy.manifest.disputes.arbiter)):
+        if target not in orgs:
+            yield Finding(
+                "unknown_organization",
+                f"`{key}` names unknown organization `{target}`",
+                manifest_file,
+                id=policy.manifest.id,
+                hint=suggest(target, orgs),
+            )
+
+    for org in orgs.values():
+        for ref in (org.successor, org.parent, org.enforcement_team):
+            if ref is not None and ref not in orgs:
+                yield unknown("organizations", org.id, "organization", ref, orgs)
+        if org.enforcement_team is not None and org.enforcement_team in orgs and orgs[org.enforcement_team].kind is not OrgKind.team:
+            loc = policy.where("organizations", org.id)
+            yield Finding("not_a_team", f"enforcement team `{org.enforcement_team}` is not of kind team", loc.file, loc.line, org.id)
+        for served in org.serves:
+            if served not in orgs:
+                yield unknown("organizations", org.id, "township", served, [t.id for t in policy.townships()])
+        if org.serves and not org.enforcement_team:
+            loc = policy.where("organizations", org.id)
+            yield Finding("hub_without_team", "a 1+X hub must have an enforcement team", loc.file, loc.line, org.id)
+
+    for matter in policy.matters.values():
+        if matter.domain not in domains:
+            yield unknown("matters", matter.id, "domain", matter.domain, domains)
+        for ref in (matter.lead, *matter.supports):
+            if ref not in refs:
+                yield unknown("matters", matter.id, "organization", ref, refs)
+        for attr in matter.attributes:
+            if attr not in policy.attributes:
+                yield unknown("matters", matter.id, "attribute", attr, policy.attributes)
+
+    for rule in policy.rules:
+        then = rule.then
+        for ref in (then.lead, then.coordinator, *then.supports):
+            if ref is not None and ref not in refs:
+                yield unknown("rules", rule.id, "organization", ref, refs)
+        for key, test in rule.tests().items():
+            yield from _check_test(policy, rule.id, key, test, domains, locator)
+
+    for delegation in policy.delegations:
+        for township in delegation.townships:
+            if township not in orgs or not orgs[township].is_township:
+                yield unknown("delegations", delegation.id, "township", township, [t.id for t in policy.townships()])
+        for matter_id in delegation.matters:
+            if matter_id not in policy.matters:
+                yield unknown("delegations", delegation.id, "matter", matter_id, policy.matters)
+
+
+def _check_test(
+    policy: Policy, rule_id: str, key: str, test: Comparison, domains: set[str], locator: Locator
+) -> Iterator[Finding]:
+    loc = policy.where("rules", rule_id)
+    op, value = test.operator
+    values: tuple[object, ...] = tuple(value) if isinstance(value, tuple) else (value,)
+    numeric = op in ("gt", "gte", "lt", "lte")
+
+    def bad(code: str, message: str, hint: str | None = None) -> Finding:
+        line = locator.line(loc.file, "rules", rule_id, ("when", key)) or loc.line
+        return Finding(code, message, loc.file, line, rule_id, hint=hint)
+
+    allowed: Iterable[object] | None
+    if key == "matter":
+        allowed = policy.matters
+    elif key == "township":
+        allowed = [t.id for t in policy.townships()]
+    elif key == "domain":
+        allowed = domains
+    elif key == "team":
+        allowed = TEAM_VALUES
+    elif key == "township_kind":
+        allowed = TOWNSHIP_KINDS
+    elif key == "delegated":
+        allowed = (True, False)
+    elif key in policy.attributes:
+        attr = policy.attributes[key]
+        if attr.type is AttributeType.enum:
+            allowed = [v.id for v in attr.values]
+        elif attr.type is AttributeType.bool:
+            allowed = (True, False)
+        elif attr.type is AttributeType.township:
+            allowed = [t.id for t in policy.townships()]
+        else:
+            if not numeric and not all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+                yield bad("wrong_type", f"condition on `{key}` must compare numbers")
+            return
+    else:
+        known = [*policy.attributes, "matter", "township", "domain", "team", "township_kind", "delegated"]
+        yield bad("unknown_attribute", f"condition on unknown attribute `{key}`", suggest(key, known))
+        return
+    if numeric:
+        yield bad("wrong_operator", f"`{op}` compares numbers but `{key}` is not numeric")
+        return
+    known_values = list(allowed)
+    for v in values:
+        if isinstance(v, bool) != any(isinstance(k, bool) for k in known_values) or v not in known_values:
+            yield bad(
+                "value_not_allowed",
+                f"`{v}` is not an allowed value of `{key}`",
+                suggest(str(v), [str(k) for k in known_values]),
+            )

@@ -1,0 +1,186 @@
+"""The HTML pages through the ASGI app: filters, clause pages, the playground, downloads, errors."""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import openpyxl
+import pytest
+from fastapi.testclient import TestClient
+
+from api.http.app import create_app
+from api.settings import Settings
+from engine.listing.sheet import HEADER_ROW, LIST_SHEET
+from engine.runtime import Runtime
+from tests.conftest import ROOT, SEED_POLICY
+from tests.support.policy_edit import copy_with_edit
+
+
+@pytest.fixture(scope="module")
+def edited_policy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The seed policy as an author left it on disk: WAT-02 now led by the enforcement bureau."""
+    return copy_with_edit(SEED_POLICY, tmp_path_factory.mktemp("disk") / "policy", "matters", "WAT-02", lead="qj-enforce")
+
+
+@pytest.fixture(scope="module")
+def web(seed_runtime: Runtime, edited_policy: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    """The app serving the seed policy, with the edited copy as its policy directory on disk."""
+    tmp = tmp_path_factory.mktemp("web")
+    settings = Settings(edited_policy, f"sqlite:///{tmp / 'log.sqlite3'}", features_dir=ROOT / "features", cucumber_json=tmp / "absent.json")
+    with TestClient(create_app(settings, runtime=seed_runtime)) as client:
+        yield client
+
+
+def ids_in(page: str) -> list[str]:
+    return re.findall(r'<tr data-id="([^"]+)">', page)
+
+
+def test_list_shows_every_matter_in_force_in_official_columns(web: TestClient, seed_runtime: Runtime) -> None:
+    response = web.get("/list", params={"as_of": "2026-11-01"})
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/html")
+    page = response.text
+    for header in ("序号", "事项名称", "领域", "主体责任", "乡镇(街道)职责", "县级部门职责", "牵头部门", "配合部门", "依据", "时限"):
+        assert f"<th>{header}</th>" in page
+    expected = [m.id for m in seed_runtime.policy.matters.values() if m.in_force(date(2026, 11, 1))]
+    assert sorted(ids_in(page)) == sorted(expected)
+
+
+def test_list_filters_by_domain_and_text(web: TestClient, seed_runtime: Runtime) -> None:
+    water = [m.id for m in seed_runtime.policy.matters.values() if m.domain == "water"]
+    assert sorted(ids_in(web.get("/list", params={"domain": "water", "as_of": ""}).text)) == sorted(water)
+    by_alias = ids_in(web.get("/list", params={"q": "盗采河砂", "as_of": ""}).text)
+    assert by_alias == ["WAT-01"]
+    assert ids_in(web.get("/list", params={"q": "不存在的事项xyz"}).text) == []
+
+
+def test_township_view_shows_the_engines_lead_for_that_township(web: TestClient) -> None:
+    # LND-02 (农村违法建房): 莲花镇 holds delegated powers, so its own team leads there.
+    delegated = web.get("/list", params={"township": "lianhua", "q": "LND-02", "as_of": "2026-11-01"}).text
+    assert re.search(r'class="lead">莲花镇综合行政执法队<br><span class="muted"><a href="/clauses/DEL-BUILD-TEAM">', delegated)
+    plain = web.get("/list", params={"q": "LND-02", "as_of": "2026-11-01"}).text
+    assert 'class="lead">衢江区综合行政执法局' in plain
+
+
+def test_bad_filters_are_shown_on_the_page_with_4xx(web: TestClient) -> None:
+    response = web.get("/list", params={"domain": "watr"})
+    assert response.status_code == 422
+    assert 'data-code="unknown_domain"' in response.text and "did you mean `water`?" in response.text
+    response = web.get("/list", params={"as_of": "2026-13-40"})
+    assert response.status_code == 422 and 'data-code="invalid_date"' in response.text
+    response = web.get("/list", params={"township": "gaojiazhen"})
+    assert response.status_code == 422 and "did you mean `gaojia`?" in response.text
+
+
+def test_matter_clause_page(web: TestClient) -> None:
+    page = web.get("/clauses/WAT-01").text
+    assert '<h1 id="clause-title">河道非法采砂</h1>' in page
+    assert "《中华人民共和国水法》" in page and "第三十九条" in page
+    assert "matters/water.yaml:2" in page
+    for rule in ("YJS-SAND-RIVER", "YJS-SAND-FARMLAND", "ESC-SEVERE"):
+        assert f'href="/clauses/{rule}"' in page
+    assert 'id="s-water-' in page  # the scenario tagged @rule:WAT-01
+    assert "尚无" in page  # no cucumber JSON configured: no results claimed
+
+
+def test_rule_clause_page_shows_conditions_and_outcome(web: TestClient) -> None:
+    page = web.get("/clauses/YJS-SAND-FARMLAND").text
+    assert "现场类型</td><td>属于 {耕地、林地}" in page
+    assert "事项</td><td>= WAT-01 河道非法采砂" in page
+    assert "牵头单位</th><td>衢州市自然资源和规划局衢江分局" in page
+    assert "优先级</th><td>10" in page
+
+
+def test_unknown_clause_is_a_404_page_with_a_hint(web: TestClient) -> None:
+    response = web.get("/clauses/WAT-1")
+    assert response.status_code == 404
+    assert "unknown clause `WAT-1`" in response.text and "did you mean" in response.text
+
+
+def test_playground_decides_with_the_engine(web: TestClient) -> None:
+    form = {"matter": "WAT-01", "township": "gaojia", "as_of": "2026-11-01", "attr.site_type": "river", "attr.severity": ""}
+    page = web.post("/playground", data=form).text
+    assert 'id="lead" data-id="qj-water"' in page
+    assert 'id="rule" data-id="YJS-SAND-RIVER"' in page
+    assert '<tr data-rule="WAT-01" data-result="lost">' in page
+    escalated = web.post("/playground", data={**form, "attr.severity": "4"}).text
+    assert 'id="rule" data-id="ESC-SEVERE"' in escalated
+
+
+def test_playground_shows_case_errors_with_4xx(web: TestClient) -> None:
+    response = web.post("/playground", data={"matter": "WAT-01", "township": "gaojia", "as_of": "2026-11-01", "attr.severity": "很严重"})
+    assert response.status_code == 422 and 'data-code="wrong_type"' in response.text
+    response = web.post("/playground", data={"matter": "WAT-01", "township": "gaojia", "as_of": "2026-11-01", "attr.severity": "9"})
+    assert response.status_code == 422 and 'data-code="value_out_of_range"' in response.text
+    response = web.post("/playground", data={"township": "gaojia", "as_of": "yesterday"})
+    assert response.status_code == 422 and 'data-code="invalid_date"' in response.text
+
+
+def test_downloads(web: TestClient, seed_runtime: Runtime) -> None:
+    xlsx = web.get("/list.xlsx", params={"as_of": ""})
+    assert xlsx.status_code == 200 and "attachment" in xlsx.headers["content-disposition"]
+    ws = openpyxl.load_workbook(io.BytesIO(xlsx.content))[LIST_SHEET]
+    assert ws.max_row - HEADER_ROW == len(seed_runtime.policy.matters)
+    csv = web.get("/list.csv", params={"domain": "water", "as_of": ""})
+    assert csv.content.startswith(b"\xef\xbb\xbf") and csv.text.count("WAT-0") >= 2
+    assert "<style>" in web.get("/list.html").text
+
+
+def test_report_page_without_results(web: TestClient) -> None:
+    page = web.get("/report").text
+    assert "尚无运行结果" in page
+    assert '<tr data-id="YJS-SAND-RIVER" data-status="not run">' in page
+
+
+def test_static_css_and_home(web: TestClient) -> None:
+    assert web.get("/static/tiaokuai.css").headers["content-type"].startswith("text/css")
+    response = web.get("/", follow_redirects=False)
+    assert response.status_code == 307 and response.headers["location"] == "/list"
+
+
+def test_settings_default_to_the_repository(tmp_path: Path) -> None:
+    settings = Settings.from_env(SEED_POLICY, f"sqlite:///{tmp_path / 'x.sqlite3'}")
+    assert settings.features_dir == ROOT / "features"
+    assert settings.cucumber_json == ROOT / "out" / "cucumber.json"
+
+
+def test_grid_criterion_has_a_clause_page_with_its_scenarios(web: TestClient) -> None:
+    page = web.get("/clauses/GA-02").text
+    assert '<h1 id="clause-title">须属于网格职责范围</h1>' in page
+    assert "任务类型属于网格职责范围</td><td>= 否" in page
+    assert "不予准入" in page
+    assert 'href="/clauses/GA-02">@criterion:GA-02</a>' in page
+
+
+def test_clause_page_lists_recent_decisions_from_the_log(web: TestClient) -> None:
+    body = {"matter": "WAT-01", "township": "gaojia", "attributes": {"site_type": "river"}, "as_of": "2026-11-01"}
+    decision_id = web.post("/v1/cases/lead", json=body).json()["decision_id"]
+    page = web.get("/clauses/YJS-SAND-RIVER").text
+    row = re.search(rf'<tr><td>[^<]+</td><td class="mono"><a href="/v1/decisions/{decision_id}">.*?</tr>', page)
+    assert row is not None, "the logged decision is not on the clause page"
+    assert "高家镇" in row.group(0) and "胜出" in row.group(0)
+    lost = re.search(rf'<a href="/v1/decisions/{decision_id}">.*?</tr>', web.get("/clauses/WAT-01").text)
+    assert lost is not None and "落选" in lost.group(0)
+    assert decision_id not in web.get("/clauses/WAT-02").text
+
+
+def test_diff_page_shows_what_the_edit_on_disk_would_change(web: TestClient) -> None:
+    response = web.get("/diff")
+    assert response.status_code == 200
+    page = response.text
+    assert '<tr class="changed" data-id="WAT-02">' in page
+    assert "受变更影响的事项 WAT-02" in page
+    groups = re.findall(r'<tr data-matter="([^"]*)" data-township="([^"]*)" data-cases="(\d+)">', page)
+    changed = int(re.search(r'id="changed-count">(\d+)<', page).group(1))  # type: ignore[union-attr]
+    assert changed == sum(int(n) for _, _, n in groups) > 0 and {m for m, _, _ in groups} == {"WAT-02"}
+    rows = re.findall(r'<tr data-matter="([^"]*)" data-township="([^"]*)">', page)
+    assert len(rows) == min(changed, 500) and {m for m, _ in rows} == {"WAT-02"}
+    assert 'href="/diff?base=active&head=disk&all=1"' in page  # checking every matter is one click away
+
+
+def test_diff_page_rejects_unknown_versions(web: TestClient) -> None:
+    response = web.get("/diff", params={"base": "nope"})
+    assert response.status_code == 422 and "unknown version `nope`" in response.text

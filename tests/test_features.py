@@ -1,5 +1,0 @@
-"""Binds every zh-CN feature under features/ to the step definitions in tests/steps/."""
-
-from pytest_bdd import scenarios
-
-scenarios(".")
