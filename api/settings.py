@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from api.http.auth import AuthConfig
+from api.tokens import AuthConfig
 
 DEFAULT_POLICY = Path(__file__).resolve().parent.parent / "policy"
 DEFAULT_DATABASE = Path("var") / "tiaokuai.sqlite3"
@@ -27,7 +27,7 @@ class Settings:
     TIAOKUAI_MAX_BODY_BYTES       largest request body accepted (default 1 MiB; larger → 413)
     TIAOKUAI_DECISION_CACHE       decisions cached per policy version (default 10000; 0 = off)
     TIAOKUAI_RELOAD_TIMEOUT       seconds the compile-check of a reloaded policy may take (default 30)
-    TIAOKUAI_TOKENS / TIAOKUAI_TOKENS_FILE, TIAOKUAI_AUTH_DECIDE, TIAOKUAI_AUTH_LIST: see api/http/auth.py
+    TIAOKUAI_TOKENS / TIAOKUAI_TOKENS_FILE, TIAOKUAI_AUTH_DECIDE, TIAOKUAI_AUTH_LIST: see api/tokens.py
     """
 
     policy_dir: Path

@@ -17,17 +17,17 @@ import time
 from pathlib import Path
 
 from bench.synthetic import synthetic_files
-from engine.analysis.check import Engine, check_policy
+from engine.analysis.check import Evaluator, check_policy
 from engine.policy.load import policy_from_files
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _median_run(policy: object, engine: Engine, repeat: int) -> tuple[float, int, int]:
+def _median_run(policy: object, evaluator: Evaluator, repeat: int) -> tuple[float, int, int]:
     times, cases, findings = [], 0, 0
     for _ in range(repeat):
         started = time.perf_counter()
-        report = check_policy(policy, engine=engine)  # type: ignore[arg-type]
+        report = check_policy(policy, evaluator=evaluator)  # type: ignore[arg-type]
         times.append(time.perf_counter() - started)
         cases, findings = report.cases, len(report.findings)
     return statistics.median(times), cases, findings
@@ -45,7 +45,7 @@ def main() -> None:
         started = time.perf_counter()
         policy = policy_from_files(synthetic_files(args.policy, scale))
         loaded = time.perf_counter() - started
-        engines: list[Engine] = ["python", "durable"] if args.durable else ["python"]
+        engines: list[Evaluator] = ["python", "durable"] if args.durable else ["python"]
         medians = {}
         for engine in engines:
             seconds, cases, findings = _median_run(policy, engine, args.repeat)

@@ -26,7 +26,7 @@ from engine.errors import (
 from engine.lead import Case, Decision, decide
 from engine.policy import Policy, load_policy, policy_from_files
 from engine.reload import ReloadResult, reload_policy
-from engine.replay import Replayer, case_from_request, json_bytes
+from engine.replay import Replayer, json_bytes, response_bytes
 from engine.rules import CompiledPolicy, compile_policy
 from engine.runtime import Runtime
 from engine.version import ENGINE_VERSION
@@ -53,11 +53,11 @@ __all__ = [
     "Runtime",
     "SheetError",
     "TiaokuaiError",
-    "case_from_request",
     "compile_policy",
     "decide",
     "json_bytes",
     "load_policy",
     "policy_from_files",
     "reload_policy",
+    "response_bytes",
 ]

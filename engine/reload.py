@@ -4,7 +4,7 @@ A new policy is activated only after a child process (`python -m engine.reload`)
 loaded, validated and compiled it, registered it with durable_rules and decided one case
 per matter, all within a timeout. durable_rules can hang (more than 512 sibling tests
 make `create_ruleset` spin while holding the GIL) or crash the process on some inputs
-(research/durable_rules.md): in the child either costs nothing but the child. Then the
+(docs/durable_rules.md §2, §4): in the child either costs nothing but the child. Then the
 serving process loads the same files and swaps (engine.runtime.Runtime.swap). Any
 failure raises PolicyError with findings; the active policy keeps serving.
 """

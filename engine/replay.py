@@ -14,15 +14,12 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
 from engine.errors import ReplayError
-from engine.lead.decision import Case, Decision
+from engine.lead.decision import Decision
 from engine.log.store import DecisionLog, Record
 from engine.runtime import Runtime
-
-LEAD = "lead"
 
 
 def json_bytes(payload: Mapping[str, Any]) -> bytes:
@@ -37,30 +34,6 @@ def json_bytes(payload: Mapping[str, Any]) -> bytes:
 def response_bytes(decision_id: str, decision: Decision) -> bytes:
     """The lead response body as sent: the decision id, then the decision's canonical dict."""
     return json_bytes({"decision_id": decision_id, **decision.to_dict()})
-
-
-def case_from_request(request: Any, response: Any = None) -> Case:
-    """The case a logged lead request asked about. A request without `as_of` was judged
-    on the date its response states."""
-    if not isinstance(request, Mapping) or not isinstance(request.get("township"), str):
-        raise ReplayError("the logged request is not a lead request")
-    as_of = request.get("as_of")
-    if as_of is None and isinstance(response, Mapping):
-        as_of = response.get("as_of")
-    if not isinstance(as_of, str):
-        raise ReplayError("the logged request has no date and its response names none")
-    attributes = request.get("attributes") or {}
-    if not isinstance(attributes, Mapping):
-        raise ReplayError("the logged request's attributes are not an object")
-    matter = request.get("matter")
-    reference = request.get("reference")
-    return Case(
-        township=request["township"],
-        matter=matter if isinstance(matter, str) else None,
-        attributes=dict(attributes),
-        as_of=date.fromisoformat(as_of),
-        reference=reference if isinstance(reference, str) else None,
-    )
 
 
 @dataclass(frozen=True)
@@ -80,17 +53,12 @@ class ReplayResult:
 ReplayFn = Callable[[Runtime, Record], bytes]
 
 
-def replay_lead(runtime: Runtime, record: Record) -> bytes:
-    case = case_from_request(record.request_json(), record.response_json())
-    return response_bytes(record.id, runtime.decide(case))
-
-
 class Replayer:
     """Replays records of one log; compiles each stored policy version once."""
 
-    def __init__(self, log: DecisionLog, kinds: Mapping[str, ReplayFn] | None = None) -> None:
+    def __init__(self, log: DecisionLog, kinds: Mapping[str, ReplayFn]) -> None:
         self.log = log
-        self.kinds: dict[str, ReplayFn] = {LEAD: replay_lead, **(kinds or {})}
+        self.kinds = dict(kinds)  # how each kind of record is re-decided (api/http/logged.py REPLAY_KINDS)
         self._runtimes: dict[str, Runtime] = {}
 
     def runtime(self, digest: str) -> Runtime:

@@ -20,7 +20,7 @@ from typing import Any
 from engine.admission.review import CRITERIA_SHARD, Proposal, Review, compile_criteria, review
 from engine.analysis.check import gate
 from engine.errors import EngineFailure
-from engine.lead.cache import DEFAULT_CACHE_SIZE, DecisionCache, case_key
+from engine.lead.cache import DEFAULT_CACHE_SIZE, DecisionCache, cache_key
 from engine.lead.decide import decide
 from engine.lead.decision import Case, Decision
 from engine.policy.index import Policy
@@ -76,7 +76,7 @@ class Runtime:
     def decide(self, case: Case) -> Decision:
         """Decide `case` under the active policy (from its cache when the same case was seen)."""
         active = self._active  # one read: a concurrent swap cannot split a decision
-        key = case_key(case)
+        key = cache_key(case)
         cached = active.cache.get(key)
         if cached is not None:
             if cached.reference != case.reference:

@@ -130,7 +130,7 @@ AUDITOR_TOKENS = f'{{"tokens": [{{"name": "auditor", "token": "{AUDITOR_TOKEN}",
 
 
 def auditor_auth() -> Any:
-    from api.http.auth import AuthConfig
+    from api.tokens import AuthConfig
 
     return AuthConfig.parse(AUDITOR_TOKENS, "tests")
 

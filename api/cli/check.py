@@ -18,7 +18,7 @@ import typer
 
 from api.cli.common import DEFAULT_POLICY, ExitCode, PolicyOpt, echo_json
 from engine import Finding, TiaokuaiError
-from engine.analysis import Report, Severity, check_dir, example_decider
+from engine.analysis import FindingSeverity, Report, check_dir, example_decider
 from engine.lead import Case
 from engine.policy import Policy, suggest
 
@@ -46,15 +46,6 @@ def render(finding: Finding, policy_dir: Path) -> str:
     return f"{where}:{ident} {finding.message}{hint}  [{finding.severity} {finding.code}]"
 
 
-def case_dict(case: Case) -> dict[str, Any]:
-    return {
-        "matter": case.matter,
-        "township": case.township,
-        "attributes": dict(case.attributes),
-        "as_of": case.as_of.isoformat(),
-    }
-
-
 def _finding_dict(finding: Finding, policy_dir: Path) -> dict[str, Any]:
     return {
         "code": finding.code,
@@ -65,7 +56,7 @@ def _finding_dict(finding: Finding, policy_dir: Path) -> dict[str, Any]:
         "id": finding.id,
         "message": finding.message,
         "hint": finding.hint,
-        "examples": [case_dict(c) for c in finding.examples],
+        "examples": [c.to_dict() for c in finding.examples],
     }
 
 
@@ -105,7 +96,7 @@ def print_report(report: Report, policy_dir: Path, echo: Echo) -> None:
     echo(_summary(report))
 
 
-def report_json(report: Report, policy_dir: Path, fail_on: Severity) -> dict[str, Any]:
+def report_json(report: Report, policy_dir: Path, fail_on: FindingSeverity) -> dict[str, Any]:
     policy = report.policy
     return {
         "ok": not report.failed(fail_on),
@@ -158,7 +149,7 @@ def explain_findings(report: Report, item_id: str, policy_dir: Path, echo: Echo,
         rows = []
         for case in finding.examples:
             decision = decider(case).to_dict() if decider is not None else None
-            row: dict[str, Any] = {"case": case_dict(case), "decision": decision, "reproduce": reproduce(case, policy_dir)}
+            row: dict[str, Any] = {"case": case.to_dict(), "decision": decision, "reproduce": reproduce(case, policy_dir)}
             rows.append(row)
         decided.append(rows)
     if as_json_output:
@@ -201,12 +192,12 @@ def check(
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable report for editors and CI")] = False,
     explain: Annotated[str | None, typer.Option("--explain", metavar="ID", help="show the counter-example cases of ID's findings")] = None,
     fast: Annotated[bool, typer.Option("--fast", help="static checks only (what activation runs); no cases decided")] = False,
-    engine: Annotated[str, typer.Option(help="evaluate rules with `python` (proved equivalent) or `durable` (durable_rules)")] = "python",
+    evaluator: Annotated[str, typer.Option("--engine", help="evaluate rules with `python` (proved equivalent) or `durable` (durable_rules)")] = "python",
     fail_on: Annotated[str, typer.Option("--fail-on", help="exit 1 on `warning` or only on `error` findings")] = "warning",
 ) -> None:
     """Prove the policy: every case decided; findings as `file:line: id: message`; exit 0 clean, 1 findings."""
-    if engine not in ("python", "durable"):
-        raise typer.BadParameter(f"`{engine}`: use python or durable", param_hint="--engine")
+    if evaluator not in ("python", "durable"):
+        raise typer.BadParameter(f"`{evaluator}`: use python or durable", param_hint="--engine")
     if fail_on not in ("warning", "error"):
         raise typer.BadParameter(f"`{fail_on}`: use warning or error", param_hint="--fail-on")
     if explain is not None:  # an unknown id needs no proof
@@ -215,7 +206,7 @@ def check(
             hint = unknown_id_hint(quick, explain)
             typer.echo(f"error: unknown id `{explain}`" + (f" ({hint})" if hint else ""), err=True)
             raise typer.Exit(ExitCode.USAGE)
-    report = check_dir(policy, full=not fast, engine=engine)  # type: ignore[arg-type]
+    report = check_dir(policy, full=not fast, evaluator=evaluator)  # type: ignore[arg-type]
     if explain is not None:
         if not explain_findings(report, explain, policy, typer.echo, as_json):
             hint = unknown_id_hint(report, explain)

@@ -34,7 +34,8 @@ def diff(
     exit_code: Annotated[bool, typer.Option("--exit-code", help="exit 1 when any decision would change")] = False,
 ) -> None:
     """What a policy change would do: clauses changed, and every decision whose lead, supports or outcome would change."""
-    from engine import ReplayError, Runtime, case_from_request
+    from api.http.schemas.lead import logged_case
+    from engine import ReplayError, Runtime
     from engine.analysis import impact, render_table
 
     sides = []
@@ -53,7 +54,7 @@ def diff(
         try:
             for record in log.records(kind="lead"):
                 try:
-                    logged.append((record.id, case_from_request(record.request_json(), record.response_json())))
+                    logged.append((record.id, logged_case(record.request, record.response_json())))
                 except ReplayError:
                     continue  # not a lead request this engine can read; verify/replay report those
         finally:

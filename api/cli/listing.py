@@ -18,7 +18,7 @@ import typer
 from api.cli.common import ExitCode
 from api.settings import DEFAULT_CUCUMBER, DEFAULT_FEATURES, DEFAULT_POLICY
 from engine import PolicyError, SheetError
-from engine.listing import export_csv, export_xlsx, import_sheet, matters_in_force
+from engine.listing import by_domain, export_csv, export_xlsx, import_sheet, matters_in_force
 from engine.policy import Policy, load_policy
 
 PolicyOpt = Annotated[
@@ -70,7 +70,6 @@ def export(
         _write_text(buffer.getvalue(), out, bom=True)
     else:
         from api.web.render import list_document
-        from api.web.routes import by_domain
 
         matters = by_domain(loaded, matters_in_force(loaded, day))
         count = len(matters)
@@ -131,7 +130,7 @@ def report(
     """Render the zh-CN features and their last results as one HTML page for auditors."""
     from api.web import gherkin
     from api.web.render import render
-    from api.web.routes import report_context
+    from api.web.report import report_context
 
     loaded = _load(policy)
     parsed = gherkin.load_features(features)

@@ -2,7 +2,7 @@
 socket and runs the HTTP worker (uvicorn + the engine) as a child, restarting it when it dies.
 
 Why: durable_rules runs in the worker's process (a child-process engine would add a pipe
-round trip, ~100 µs, to every decision: research/durable_rules.md exp8) and its C core can
+round trip, ~100 µs, to every decision: docs/durable_rules.md §7) and its C core can
 segfault or abort. The supervisor never imports the engine, so such a crash costs the
 requests in flight, not the service: it is logged at ERROR with the signal, the worker is
 started again (backoff 0.5 s doubling to 10 s, reset after a minute of uptime), and the

@@ -14,7 +14,18 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.http.auth import AuthError
-from engine import CaseError, EngineFailure, ErrorCode, LogError, PolicyError
+from engine import (
+    CaseError,
+    CompileError,
+    EngineFailure,
+    ErrorCode,
+    LogError,
+    PolicyError,
+    RecordNotFound,
+    ReplayError,
+    SheetError,
+    TiaokuaiError,
+)
 
 log = logging.getLogger("tiaokuai.api")
 
@@ -107,6 +118,29 @@ def install(app: FastAPI) -> None:
         log.error("decision log failure: %s", exc)
         return error_response(503, ErrorCode.DECISION_LOG_UNAVAILABLE, "the decision could not be logged, so it is not given",
                               hint="retry; nothing was decided")
+
+    @app.exception_handler(CompileError)
+    async def _compile(_: Request, exc: CompileError) -> JSONResponse:
+        return error_response(422, ErrorCode.POLICY_REJECTED, str(exc), hint="the active policy keeps serving")
+
+    @app.exception_handler(RecordNotFound)
+    async def _not_found(_: Request, exc: RecordNotFound) -> JSONResponse:
+        return error_response(404, ErrorCode.RECORD_NOT_FOUND, str(exc))
+
+    @app.exception_handler(ReplayError)
+    async def _replay(_: Request, exc: ReplayError) -> JSONResponse:
+        return error_response(422, ErrorCode.NOT_REPLAYABLE, str(exc))
+
+    @app.exception_handler(SheetError)
+    async def _sheet(_: Request, exc: SheetError) -> JSONResponse:
+        problems = [e.render() for e in exc.errors]
+        return error_response(422, ErrorCode.SHEET_REJECTED, str(exc), hint="nothing was written", problems=problems)
+
+    @app.exception_handler(TiaokuaiError)
+    async def _engine_error(_: Request, exc: TiaokuaiError) -> JSONResponse:
+        # every engine error above has its own mapping; one reaching here is a bug, not bad input
+        log.error("unmapped engine error %s: %s", type(exc).__name__, exc)
+        return error_response(500, ErrorCode.INTERNAL_ERROR, "the service failed on this request", hint="the failure is logged")
 
     @app.exception_handler(AuthError)
     async def _auth(_: Request, exc: AuthError) -> JSONResponse:

@@ -13,7 +13,7 @@ from typing import Any
 
 from fastapi import Request, Response
 
-from engine import EngineFailure, ReplayError, Runtime, json_bytes
+from engine import EngineFailure, ReplayError, Runtime, json_bytes, response_bytes
 from engine.log import DecisionLog, Record
 from engine.policy import Policy
 
@@ -53,4 +53,11 @@ def replay_admission(runtime: Runtime, record: Record) -> bytes:
     return json_bytes({"review_id": record.id, **runtime.review(proposal).to_dict()})
 
 
-REPLAY_KINDS = {"admission": replay_admission}
+def replay_lead(runtime: Runtime, record: Record) -> bytes:
+    """Re-decide a logged lead request (kind `lead`) from the request as received."""
+    from api.http.schemas.lead import logged_case
+
+    return response_bytes(record.id, runtime.decide(logged_case(record.request, record.response_json())))
+
+
+REPLAY_KINDS = {"lead": replay_lead, "admission": replay_admission}

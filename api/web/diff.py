@@ -24,7 +24,8 @@ from typing import Any
 from fastapi import Request
 from sqlalchemy import select
 
-from engine import PolicyError, ReplayError, Runtime, case_from_request
+from api.http.schemas.lead import logged_case
+from engine import PolicyError, ReplayError, Runtime
 from engine.analysis import Impact, impact
 from engine.lead import Case
 from engine.log import DecisionLog, policy_versions
@@ -63,7 +64,7 @@ def _stored_versions(log: DecisionLog | None) -> list[tuple[str, str, str]]:
     if log is None:
         return []
     t = policy_versions.c
-    with log.engine.connect() as conn:
+    with log.db.connect() as conn:
         rows = conn.execute(select(t.digest, t.version, t.stored_at).order_by(t.stored_at.desc()))
         return [(str(r[0]), str(r[1]), str(r[2])) for r in rows]
 
@@ -98,7 +99,7 @@ def _logged_cases(log: DecisionLog | None) -> list[tuple[str, Case]]:
     out = []
     for record in log.query(kind="lead", after=max(0, total - LOGGED), limit=LOGGED):
         try:
-            out.append((record.id, case_from_request(record.request_json(), record.response_json())))
+            out.append((record.id, logged_case(record.request, record.response_json())))
         except ReplayError:
             continue  # not a lead request this engine can read; `tiaokuai replay` reports those
     return out

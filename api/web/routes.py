@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -19,13 +19,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.http.deps import RuntimeDep, today
 from api.web import gherkin
-from api.web.clauses import clause_view, criteria, suggest_clause
+from api.web.clauses import clause_view, suggest_clause
 from api.web.decisions import recent_decisions
 from api.web.diff import diff_page
 from api.web.render import list_document, list_rows, render, stylesheet
+from api.web.report import report_context
 from engine import CaseError, ErrorCode, Runtime
 from engine.lead import Case
-from engine.listing import export_csv, export_xlsx
+from engine.listing import by_domain, export_csv, export_xlsx, search_matters
 from engine.policy import AttributeType, Matter, Policy, suggest
 
 router = APIRouter(include_in_schema=False)
@@ -96,31 +97,9 @@ def _list_query(request: Request, policy: Policy) -> tuple[ListQuery, PageError 
     return ListQuery(q, domain, township, day), error
 
 
-def _text_matches(policy: Policy, matter: Matter, q: str) -> bool:
-    needle = q.casefold()
-    orgs = [policy.organizations[r].name for r in (matter.lead, *matter.supports) if r in policy.organizations]
-    haystack = (
-        matter.id, matter.name, matter.name_en or "", *matter.aliases, *matter.township_duties,
-        *matter.department_duties, *(b.document for b in matter.basis), *orgs,
-    )  # fmt: skip
-    return any(needle in field.casefold() for field in haystack)
-
-
 def filter_matters(policy: Policy, query: ListQuery) -> list[Matter]:
     """The matters the query selects, in the policy's order."""
-    return [
-        m
-        for m in policy.matters.values()
-        if (query.domain is None or m.domain == query.domain)
-        and (query.as_of is None or m.in_force(query.as_of))
-        and (query.q is None or _text_matches(policy, m, query.q))
-    ]
-
-
-def by_domain(policy: Policy, matters: list[Matter]) -> list[Matter]:
-    """Grouped by domain in the manifest's order, as published lists are (stable within a domain)."""
-    order = {d.id: n for n, d in enumerate(policy.manifest.domains)}
-    return sorted(matters, key=lambda m: order.get(m.domain, len(order)))
+    return search_matters(policy, query.q, query.domain, query.as_of)
 
 
 def _township_view(runtime: Runtime, rows: list[dict[str, Any]], township: str, day: date) -> None:
@@ -314,28 +293,6 @@ def diff(request: Request, runtime: RuntimeDep) -> HTMLResponse:
     """The impact of a policy change: clauses changed and the decisions that would change."""
     status, context = diff_page(request, runtime)
     return _page("diff.html", status, nav="diff", policy=runtime.policy, **context)
-
-
-def report_context(policy: Policy, features: list[gherkin.Feature], source: str | None) -> dict[str, Any]:
-    """What the report shows: every feature, the status counts and each clause's scenarios."""
-    index = gherkin.by_clause(features)
-    clauses = [(m.id, m.name, "matter") for m in policy.matters.values()]
-    clauses += [(r.id, r.title, r.kind.value) for r in policy.rules]
-    clauses += [(c.id, c.title, "criterion") for c in criteria(policy)]
-    source_time = None
-    if source and Path(source).is_file():
-        source_time = datetime.fromtimestamp(Path(source).stat().st_mtime).astimezone().isoformat(timespec="seconds")
-    return {
-        "features": features,
-        "counts": gherkin.summary(features),
-        "total": sum(len(f.scenarios) for f in features),
-        "clauses": [
-            {"id": i, "title": t, "kind": k, "scenarios": index.get(i, []), "status": gherkin.worst(s.status for s in index.get(i, []))}
-            for i, t, k in clauses
-        ],
-        "source": source,
-        "source_time": source_time,
-    }
 
 
 @router.get("/report", response_class=HTMLResponse)

@@ -33,7 +33,7 @@ CRITERION_PREFIX = "criterion."
 
 ReviewOutcome = Literal["admitted", "returned", "rejected"]
 SEVERITY_ORDER = ("reject", "return", "note")
-Fire = Callable[[dict[str, Any]], list[str]]
+FireCriteria = Callable[[dict[str, Any]], list[str]]
 
 
 @dataclass(frozen=True)
@@ -411,7 +411,7 @@ def render(criterion: GridCriterion, context: Mapping[str, Any]) -> str:
 # --- review -------------------------------------------------------------------------------
 
 
-def review(proposal: Proposal, policy: Policy, fire: Fire) -> Review:
+def review(proposal: Proposal, policy: Policy, fire: FireCriteria) -> Review:
     """Review one proposal. `fire` asserts the facts on the criteria ruleset and returns
     the names of the rules that fired (Runtime binds it to the active registration).
     """

@@ -13,7 +13,7 @@ than samples. Two passes:
   (`engine.lead.decide.decide`) and reports conflicts, gaps, shadowed and unsatisfiable
   clauses, each with counter-example cases. Fired rules come from `engine.rules.evaluate`, the
   compiled definitions evaluated in Python (tests compare it with durable_rules on every
-  case), or from durable_rules itself with `engine="durable"`.
+  case), or from durable_rules itself with `evaluator="durable"`.
 
 The kinds, their codes and severities are catalogued in `engine.analysis.findings`.
 """
@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from engine.analysis import space
-from engine.analysis.findings import Severity, severity_of
+from engine.analysis.findings import FindingSeverity, severity_of
 from engine.errors import Finding, PolicyError
 from engine.lead.decide import decide
 from engine.lead.decision import Case, Decision
@@ -40,12 +40,11 @@ from engine.policy.locate import Locator
 from engine.policy.model import TEAM_REF, TOWNSHIP_REF, AttributeType, Comparison, Dated, Rule, RuleKind
 from engine.policy.validate import TEAM_VALUES, TOWNSHIP_KINDS
 from engine.rules import limits
-from engine.rules.compile import MAX_FACT_PROPERTIES, CompiledPolicy, build_definitions, compile_test
+from engine.rules.compile import MAX_FACT_PROPERTIES, CompiledPolicy, Fire, build_definitions, compile_test
 from engine.rules.evaluate import PythonRules, predicate
 
 MAX_EXAMPLES = 20  # counter-examples kept per finding
-Fire = Callable[[str, dict[str, Any]], list[str]]
-Engine = Literal["python", "durable"]
+Evaluator = Literal["python", "durable"]  # who evaluates the rules in a proof
 
 NOUN = {"matters": "matter", "rules": "rule", "delegations": "delegation", "organizations": "body", "policy": "policy"}
 TIER_EN = {"escalation": "escalation", "integrated": "一件事", "delegation": "delegation", "list": "list default"}
@@ -70,7 +69,7 @@ class Report:
     def warnings(self) -> list[Finding]:
         return [f for f in self.findings if f.severity != "error"]
 
-    def failed(self, fail_on: Severity = "warning") -> bool:
+    def failed(self, fail_on: FindingSeverity = "warning") -> bool:
         """True when a finding at or above `fail_on` exists (the CLI's exit code 1)."""
         return bool(self.errors) if fail_on == "error" else bool(self.findings)
 
@@ -608,8 +607,8 @@ def _observe_supports(policy: Policy, case: Case, decision: Decision, tally: _Ta
                 tally.doubled[key].append(case)
 
 
-def _fire_for(compiled: CompiledPolicy, engine: Engine) -> tuple[Fire, Callable[[], None]]:
-    if engine == "python":
+def _fire_for(compiled: CompiledPolicy, evaluator: Evaluator) -> tuple[Fire, Callable[[], None]]:
+    if evaluator == "python":
         return PythonRules(compiled).fire, lambda: None
     from engine.rules.durable import shared_adapter  # only here: proofs in Python never load the C engine
 
@@ -632,7 +631,7 @@ def _replay(names: list[str]) -> Fire:
 
 
 def prove(
-    policy: Policy, engine: Engine = "python", *, memo: bool = True, cases: Iterable[Case] | None = None
+    policy: Policy, evaluator: Evaluator = "python", *, memo: bool = True, cases: Iterable[Case] | None = None
 ) -> tuple[list[Finding], int]:
     """Decide every enumerated case (or the `cases` given); return the findings and the count.
 
@@ -648,7 +647,7 @@ def prove(
     from engine.rules.compile import compile_policy
 
     compiled = compile_policy(policy)
-    fire, done = _fire_for(compiled, engine)
+    fire, done = _fire_for(compiled, evaluator)
     tally = _Tally(
         Counter(), Counter(), set(), set(), defaultdict(Counter), defaultdict(list), defaultdict(list),
         Counter(), defaultdict(list), Counter(), defaultdict(Counter), Counter(), defaultdict(list), Counter(),
@@ -822,7 +821,7 @@ def gate(policy: Policy) -> list[Finding]:
     return findings
 
 
-def check_policy(policy: Policy, *, full: bool = True, engine: Engine = "python") -> Report:
+def check_policy(policy: Policy, *, full: bool = True, evaluator: Evaluator = "python") -> Report:
     """Run the static checks and, with `full`, decide every case of the space."""
     started = time.perf_counter()
     findings = static_findings(policy)
@@ -831,31 +830,31 @@ def check_policy(policy: Policy, *, full: bool = True, engine: Engine = "python"
     proved = False
     if full and not any(f.severity == "error" for f in findings):
         t0 = time.perf_counter()
-        more, cases = prove(policy, engine)
+        more, cases = prove(policy, evaluator)
         timings.append(("enumerate", time.perf_counter() - t0))
         findings = _ordered([*findings, *more])
         proved = True
     return Report(tuple(findings), policy, cases, time.perf_counter() - started, proved, tuple(timings))
 
 
-def check_dir(path: Path | str, *, full: bool = True, engine: Engine = "python") -> Report:
+def check_dir(path: Path | str, *, full: bool = True, evaluator: Evaluator = "python") -> Report:
     """Load and check a policy directory; load errors come back as findings, never raised."""
-    return _check(lambda: load_policy(path), full, engine)
+    return _check(lambda: load_policy(path), full, evaluator)
 
 
-def check_files(files: dict[str, str], *, full: bool = True, engine: Engine = "python") -> Report:
+def check_files(files: dict[str, str], *, full: bool = True, evaluator: Evaluator = "python") -> Report:
     """Load and check a policy given as {relative path: text} (a stored version, a git revision)."""
-    return _check(lambda: policy_from_files(files), full, engine)
+    return _check(lambda: policy_from_files(files), full, evaluator)
 
 
-def _check(load: Callable[[], Policy], full: bool, engine: Engine) -> Report:
+def _check(load: Callable[[], Policy], full: bool, evaluator: Evaluator) -> Report:
     started = time.perf_counter()
     try:
         policy = load()
     except PolicyError as exc:
         return Report(tuple(replace(f, severity="error") for f in exc.findings), None, seconds=time.perf_counter() - started)
     loaded = time.perf_counter() - started
-    report = check_policy(policy, full=full, engine=engine)
+    report = check_policy(policy, full=full, evaluator=evaluator)
     return replace(report, seconds=report.seconds + loaded, timings=(("load", loaded), *report.timings))
 
 

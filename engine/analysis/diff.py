@@ -32,7 +32,7 @@ from engine.errors import CaseError
 from engine.lead.decision import Case, Decision
 from engine.policy.grid import grid_of
 from engine.policy.index import Policy
-from engine.policy.model import TEAM_REF, TOWNSHIP_REF, AttributeType, OrgKind, Outcome, Rule, Scalar
+from engine.policy.model import TEAM_REF, TOWNSHIP_REF, Assignment, AttributeType, OrgKind, Rule, Scalar
 
 Decide = Callable[[Case], Decision]
 CaseKey = tuple[str | None, str, tuple[tuple[str, Scalar], ...], date]
@@ -123,7 +123,7 @@ class CaseChange:
         out: dict[str, Any] = {"source": self.source}
         if self.decision_id is not None:
             out["decision_id"] = self.decision_id
-        out["case"] = case_dict(self.case)
+        out["case"] = self.case.to_dict()
         out["changed"] = list(self.changed)
         out["before"] = self.before.to_dict()
         out["after"] = self.after.to_dict()
@@ -157,15 +157,6 @@ class Impact:
             "changed_logged": len([c for c in self.changes if c.source == "log"]),
             "decisions": [c.to_dict() for c in self.changes],
         }
-
-
-def case_dict(case: Case) -> dict[str, Any]:
-    return {
-        "matter": case.matter,
-        "township": case.township,
-        "attributes": dict(case.attributes),
-        "as_of": case.as_of.isoformat(),
-    }
 
 
 def case_key(case: Case) -> CaseKey:
@@ -257,7 +248,7 @@ def _rule_matters(rule: Rule, every: set[str]) -> set[str]:
     return {str(v) for v in named}
 
 
-def _refs(outcome: Outcome) -> list[str]:
+def _refs(outcome: Assignment) -> list[str]:
     return [r for r in (outcome.lead, outcome.coordinator, *outcome.supports) if r]
 
 

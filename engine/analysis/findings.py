@@ -1,6 +1,6 @@
 """The catalogue of what `tiaokuai check` reports: one stable code per kind of finding.
 
-Severity decides what the service does with a policy: an `error` is never activated (the
+FindingSeverity decides what the service does with a policy: an `error` is never activated (the
 fast checks in `engine.analysis.check.gate` find every error kind without enumerating cases); a
 `warning` is a policy the engine can still run with defined semantics (a conflict goes to
 the arbiter, a gap to the dispatch centre) but an author should fix. `tiaokuai check`
@@ -16,13 +16,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-Severity = Literal["error", "warning"]
+FindingSeverity = Literal["error", "warning"]
 
 
 @dataclass(frozen=True)
 class Kind:
     code: str
-    severity: Severity
+    severity: FindingSeverity
     proved_by: Literal["static", "enumeration", "both"]
     summary: str
 
@@ -44,7 +44,7 @@ KINDS: dict[str, Kind] = {
 }
 
 
-def severity_of(code: str) -> Severity:
+def severity_of(code: str) -> FindingSeverity:
     """The severity of a catalogued code; load and validation codes are errors."""
     kind = KINDS.get(code)
     return kind.severity if kind else "error"

@@ -19,7 +19,7 @@ DEFAULT_CACHE_SIZE = 10_000
 CaseKey = tuple[str, str | None, date, tuple[tuple[str, str, object], ...]]
 
 
-def case_key(case: Case) -> CaseKey:
+def cache_key(case: Case) -> CaseKey:
     """The case as a hashable key. Value types are part of it: `True` and `1` hash alike,
     but `permit: 1` is a wrong_type error while `permit: true` is a decision."""
     attributes = tuple(sorted((k, type(v).__name__, v) for k, v in case.attributes.items()))

@@ -16,21 +16,17 @@ team serves the township) is skipped and reported, never silently dropped.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from functools import cached_property
 from types import MappingProxyType
 from typing import Any
 
-from engine.lead.decision import Case, Decision, Explanation, OrgRef, RuleRef
-from engine.lead.decision import Outcome as DecisionOutcome
+from engine.lead.decision import Case, Decision, DecisionOutcome, Explanation, OrgRef, RuleRef
 from engine.lead.facts import build_fact, check_case
 from engine.policy.index import Policy
-from engine.policy.model import TEAM_REF, TOWNSHIP_REF, Basis, Matter, Outcome, Rule, RuleKind
-from engine.rules.compile import CompiledPolicy
-
-Fire = Callable[[str, dict[str, Any]], list[str]]
+from engine.policy.model import TEAM_REF, TOWNSHIP_REF, Assignment, Basis, Matter, Rule, RuleKind
+from engine.rules.compile import CompiledPolicy, Fire
 
 TIERS = ("escalation", "integrated", "delegation", "list")
 TIER_ZH = {"escalation": "升级处置", "integrated": "一件事", "delegation": "赋权/1+X", "list": "清单默认"}
@@ -45,7 +41,7 @@ class Clause:
     kind: str
     priority: int
     order: int
-    outcome: Outcome
+    outcome: Assignment
     basis: tuple[Basis, ...]
 
     @cached_property
@@ -58,7 +54,7 @@ class Clause:
 
 
 def _list_clause(matter: Matter, order: int) -> Clause:
-    outcome = Outcome(
+    outcome = Assignment(
         lead=matter.lead,
         supports=matter.supports,
         time_limits=matter.time_limits,

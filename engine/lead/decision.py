@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from engine.policy.model import Basis, Organization, Scalar
 
-Outcome = Literal["assigned", "dispatch", "conflict"]
+DecisionOutcome = Literal["assigned", "dispatch", "conflict"]
 Result = Literal["won", "lost", "tied", "conflict", "applied", "skipped", "dispatch", "note"]
 
 
@@ -28,6 +28,15 @@ class Case:
     matter: str | None = None
     attributes: Mapping[str, Scalar] = field(default_factory=dict)
     reference: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The case as JSON for reports (check --json, diff): matter, township, attributes, date."""
+        return {
+            "matter": self.matter,
+            "township": self.township,
+            "attributes": dict(self.attributes),
+            "as_of": self.as_of.isoformat(),
+        }
 
 
 @dataclass(frozen=True)
@@ -93,7 +102,7 @@ class Explanation:
 class Decision:
     """Who leads a case, and why. Carries every reason; never mutated after `decide`."""
 
-    outcome: Outcome
+    outcome: DecisionOutcome
     lead: OrgRef
     supports: tuple[OrgRef, ...]
     township: OrgRef

@@ -295,7 +295,7 @@ def _lock(conn: Connection) -> None:
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_LOCK_KEY})
 
 
-def upgrade(engine: Engine) -> None:
+def upgrade(db: Engine) -> None:
     """Apply the Alembic migrations up to head (idempotent, safe with concurrent starters)."""
     from alembic import command
     from alembic.config import Config
@@ -303,7 +303,7 @@ def upgrade(engine: Engine) -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("path_separator", "os")
-    with engine.connect().execution_options(writer=True) as conn, conn.begin():
+    with db.connect().execution_options(writer=True) as conn, conn.begin():
         _lock(conn)
         config.attributes["connection"] = conn
         command.upgrade(config, "head")
@@ -317,8 +317,8 @@ def describe_url(url: str) -> str:
 class DecisionLog:
     """The decision log of one database. Thread-safe; one writer thread per instance."""
 
-    def __init__(self, engine: Engine, engine_version: str, clock: Callable[[], str] = utc_now) -> None:
-        self.engine = engine
+    def __init__(self, db: Engine, engine_version: str, clock: Callable[[], str] = utc_now) -> None:
+        self.db = db
         self.engine_version = engine_version
         self._clock = clock
         self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
@@ -378,7 +378,7 @@ class DecisionLog:
 
     def store_policy(self, policy: Policy) -> None:
         """Store a policy version (files + digest) if it is not stored yet."""
-        with self.engine.connect().execution_options(writer=True) as conn, conn.begin():
+        with self.db.connect().execution_options(writer=True) as conn, conn.begin():
             _lock(conn)
             self._store_policy(conn, policy)
 
@@ -431,7 +431,7 @@ class DecisionLog:
 
     def _connect_writer(self, batch: list[_Pending]) -> Connection | None:
         try:
-            return self.engine.connect().execution_options(writer=True)
+            return self.db.connect().execution_options(writer=True)
         except Exception as exc:  # noqa: BLE001 - the waiting requests must hear of it
             self._fail(batch, exc)
             return None
@@ -508,12 +508,12 @@ class DecisionLog:
             if writer is not None:
                 self._queue.put(None)
                 writer.join()
-        self.engine.dispose()
+        self.db.dispose()
 
     # --- reading ------------------------------------------------------------------
 
     def get(self, record_id: str) -> Record:
-        with self.engine.connect() as conn:
+        with self.db.connect() as conn:
             row = conn.execute(select(decisions).where(decisions.c.id == record_id)).first()
         if row is None:
             raise RecordNotFound(f"no decision `{record_id}` in the log")
@@ -542,11 +542,11 @@ class DecisionLog:
             stmt = stmt.where(decisions.c.time < until)
         if after is not None:
             stmt = stmt.where(decisions.c.seq > after)
-        with self.engine.connect() as conn:
+        with self.db.connect() as conn:
             return [Record(**row._asdict()) for row in conn.execute(stmt)]
 
     def count(self) -> int:
-        with self.engine.connect() as conn:
+        with self.db.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(decisions)).scalar_one())
 
     def records(self, kind: str | None = None, batch: int = 1000) -> Iterator[Record]:
@@ -561,7 +561,7 @@ class DecisionLog:
 
     def policy_files(self, digest: str) -> dict[str, str]:
         """The files of a stored policy version, checked against their digest."""
-        with self.engine.connect() as conn:
+        with self.db.connect() as conn:
             row = conn.execute(select(policy_versions.c.files).where(policy_versions.c.digest == digest)).first()
         if row is None:
             raise RecordNotFound(f"no stored policy with digest `{digest}`")
@@ -574,7 +574,7 @@ class DecisionLog:
         """Walk the chain from the first record; report the first link that does not hold."""
         prev, count = GENESIS, 0
         broken: Broken | None = None
-        with self.engine.connect() as conn:
+        with self.db.connect() as conn:
             rows = conn.execution_options(yield_per=1000).execute(select(decisions).order_by(decisions.c.seq))
             try:
                 for row in rows:
@@ -612,14 +612,14 @@ def open_log(url: str, engine_version: str | None = None, sqlite_synchronous: st
 
         engine_version = ENGINE_VERSION
     try:
-        engine = make_engine(url, sqlite_synchronous)
+        db = make_engine(url, sqlite_synchronous)
         if migrate:
-            upgrade(engine)
+            upgrade(db)
     except LogError:
         raise
     except Exception as exc:  # noqa: BLE001 - any driver or migration failure is reported the same way
         raise LogError(f"cannot open the decision log at {describe_url(url)}: {exc}") from exc
-    return DecisionLog(engine, engine_version)
+    return DecisionLog(db, engine_version)
 
 
 def sqlite_path(url: str) -> Path | None:

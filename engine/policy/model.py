@@ -250,7 +250,7 @@ class RuleKind(StrEnum):
     amendment = "amendment"  # adds supports or limits, never names a lead
 
 
-class Outcome(Strict):
+class Assignment(Strict):
     """What a rule does when it wins (or, for amendments, when it applies)."""
 
     lead: str | None = None
@@ -270,7 +270,7 @@ class Rule(Dated):
     kind: RuleKind
     priority: int = Field(default=0, ge=-1000, le=1000, description="higher wins")
     when: dict[str, Condition] = Field(min_length=1)
-    then: Outcome
+    then: Assignment
     basis: tuple[Basis, ...] = Field(min_length=1)
     provenance: Provenance = Provenance.constructed
     source: str | None = None
@@ -456,7 +456,7 @@ class GridField(Strict):
     aliases: tuple[str, ...] = ()
 
 
-class Severity(StrEnum):
+class CriterionSeverity(StrEnum):
     reject = "reject"  # 不予准入
     return_ = "return"  # 退回修改 (fix and resubmit)
     note = "note"  # 提示
@@ -468,7 +468,7 @@ class GridCriterion(Dated):
     id: Id
     title: str
     title_en: str | None = None
-    severity: Severity
+    severity: CriterionSeverity
     when: dict[str, Condition] = Field(min_length=1, description="tests on the proposal's derived facts")
     message: str = Field(description="zh message; {fact} placeholders are filled in")
     basis: tuple[Basis, ...] = Field(min_length=1)

@@ -4,7 +4,7 @@ Each matter's list default and each assignment rule becomes one durable_rules ru
 condition is a flat `$and` of whitelisted tests. The rulesets are sharded by matter
 domain so no node has more sibling tests than the engine can build, and `engine.rules.limits`
 refuses any shard that would still cross one of durable_rules' structural limits (more
-than 512 siblings makes `create_ruleset` spin forever; research/durable_rules.md Q3).
+than 512 siblings makes `create_ruleset` spin forever; docs/durable_rules.md §3).
 
 Nothing here touches durable_rules itself; `engine.rules.durable` registers what this builds.
 """
@@ -12,6 +12,7 @@ Nothing here touches durable_rules itself; `engine.rules.durable` registers what
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -20,6 +21,10 @@ from engine.errors import CompileError
 from engine.policy.index import Policy
 from engine.policy.model import Comparison, Dated
 from engine.rules import limits
+
+# fire(shard, fact) -> the ids of the rules that fired, in priority order (the adapter, or
+# the Python evaluator in proofs).
+Fire = Callable[[str, dict[str, Any]], list[str]]
 
 # The guard every rule carries: only case facts have a decision_id, so the per-sid state
 # object the engine re-asserts after each action can never match (it would loop forever).

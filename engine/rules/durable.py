@@ -1,6 +1,6 @@
 """The only module that talks to durable_rules.
 
-The safe pattern (research/durable_rules.md, "Recommended pattern"):
+The safe pattern (docs/durable_rules.md, "The safe pattern"):
 - one Host for the process, with its timer threads switched off (they steal actions);
 - every decision asserts one fact on one fixed sid with an explicit id, collects the
   fired rule names in Python, then retracts the fact (no per-case sids: `delete_state`

@@ -6,7 +6,7 @@ very JSON definitions `engine.rules.durable` registers (not the policy model) an
 same question — which rules fire for this fact — for the operators `engine.rules.compile` emits:
 equality, `$neq`, `$lt`, `$lte`, `$gt`, `$gte`, `$ex`, `$and`, `$or`.
 
-Semantics kept from durable_rules (research/durable_rules.md Q5): a property the fact
+Semantics kept from durable_rules (docs/durable_rules.md §5): a property the fact
 lacks never matches a comparison, not even `$neq`; numbers compare numerically (2 == 2.0).
 durable_rules also coerces across types ("42" == 42, 1 == true); facts that passed
 `engine.lead.facts.check_case` against a validated policy never mix types, so those paths are

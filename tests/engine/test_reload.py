@@ -16,8 +16,8 @@ import yaml
 from fastapi.testclient import TestClient
 
 from api.http.app import create_app
-from api.http.auth import AuthConfig
 from api.settings import Settings
+from api.tokens import AuthConfig
 from engine.policy.load import load_policy
 from tests.conftest import SEED_POLICY
 from tests.support.live import serve
@@ -78,7 +78,7 @@ def test_broken_policy_is_rejected_with_findings_and_old_one_serves(tmp_path: Pa
 
 def hanging_rules(policy_dir: Path) -> None:
     """600 thresholds on one attribute under one matter: 600 sibling tests under one node,
-    which makes durable_rules' create_ruleset spin forever (research/durable_rules.md Q3)."""
+    which makes durable_rules' create_ruleset spin forever (docs/durable_rules.md §3)."""
     rules = [
         {
             "id": f"HANG-{k}",

@@ -1,6 +1,6 @@
 """Concurrent deciding gives exactly the answers of a single-threaded run.
 
-durable_rules' C core is not thread-safe between its calls (research/durable_rules.md Q4:
+durable_rules' C core is not thread-safe between its calls (docs/durable_rules.md §4:
 unlocked threads lost or garbled results); engine/rules/durable.py serialises each decision.
 These tests decide a varied slice of the declared case space single-threaded first, then
 with 8 threads (switch interval 1 µs to force interleaving) and with 32 concurrent HTTP

@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy import text
 
+from api.http.logged import REPLAY_KINDS
 from engine.log.store import open_log
 from engine.replay import Replayer
 from tests.conftest import AUDITOR, AUDITOR_TOKENS, SEED_POLICY
@@ -106,12 +107,12 @@ def test_sigkill_mid_load_loses_no_answered_decision(tmp_path: Path) -> None:
         result = log.verify()
         assert result.ok and result.records >= len(answered)
         print(f"answered {len(answered)}, logged {result.records} (committed but not answered: {result.records - len(answered)})")
-        replayer = Replayer(log)
+        replayer = Replayer(log, REPLAY_KINDS)
         for decision_id in list(answered)[:: max(1, len(answered) // 20)]:
             assert replayer.replay(log.get(decision_id)).identical
         victim = log.get(next(iter(answered)))
-        drop_append_only_triggers(log.engine)
-        with log.engine.begin() as conn:
+        drop_append_only_triggers(log.db)
+        with log.db.begin() as conn:
             conn.execute(text("UPDATE decisions SET time = '2020-01-01T00:00:00.000000Z' WHERE id = :i"), {"i": victim.id})
     finally:
         log.close()

@@ -13,8 +13,8 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 
 from api.http.app import create_app
-from api.http.auth import AuthConfig
 from api.settings import Settings
+from api.tokens import AuthConfig
 from tests.conftest import SEED_POLICY, runtime_for
 
 TOKEN = "fuzz-token-with-every-scope-0123456789"

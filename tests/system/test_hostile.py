@@ -1,6 +1,6 @@
 """Hostile input: every one is a clear 4xx in the error shape, and none reaches durable_rules.
 
-The engine's known crashers (research/durable_rules.md Q5: a list as the message segfaults,
+The engine's known crashers (docs/durable_rules.md §5: a list as the message segfaults,
 more than 255 properties is error 302, coercion of strings/bools) are kept out by the
 strict request schema, the case check against the policy's vocabulary, and the fact
 builder; the test counts every call into the adapter while the hostile bodies are sent.

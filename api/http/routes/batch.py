@@ -15,28 +15,21 @@ from api.http.logged import policy_used
 from api.http.schemas.common import ErrorV1
 from api.http.schemas.lead import LeadBatchRequestV1, LeadBatchResponseV1
 from engine import CaseError, Runtime, json_bytes
-from engine.lead import Case, Decision
+from engine.lead import Decision
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"])
 
-Outcome = Decision | dict[str, Any]  # a decision, or an error item {"index", "error"}
+BatchItem = Decision | dict[str, Any]  # a decision, or an error item {"index", "error"}
 
 
-def decide_batch(runtime: Runtime, body: LeadBatchRequestV1) -> list[Outcome]:
+def decide_batch(runtime: Runtime, body: LeadBatchRequestV1) -> list[BatchItem]:
     """Decide every case in order. A case the policy rejects becomes an error item with
     its index; an engine failure fails the whole request (503), as for one case."""
     day = today()
-    results: list[Outcome] = []
+    results: list[BatchItem] = []
     for index, item in enumerate(body.cases):
-        case = Case(
-            township=item.township,
-            matter=item.matter,
-            attributes=item.attributes,
-            as_of=item.as_of or day,
-            reference=item.reference,
-        )
         try:
-            results.append(runtime.decide(case))
+            results.append(runtime.decide(item.to_case(day)))
         except CaseError as exc:
             error: dict[str, Any] = {"code": exc.code, "message": exc.message}
             if exc.field:

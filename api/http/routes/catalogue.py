@@ -10,6 +10,7 @@ from api.http.deps import RuntimeDep
 from api.http.errors import ApiError
 from api.http.schemas.common import ErrorV1, IsoDate, ItemsV1
 from engine import ErrorCode
+from engine.listing import REF_LABELS, search_matters
 from engine.policy import Matter, Policy, suggest
 
 router = APIRouter(prefix="/v1", tags=["list"])
@@ -17,7 +18,7 @@ router = APIRouter(prefix="/v1", tags=["list"])
 
 def _org_name(policy: Policy, ref: str) -> str:
     org = policy.organizations.get(ref)
-    return org.name if org else {"@township": "属地乡镇(街道)", "@enforcement_team": "乡镇综合行政执法队"}.get(ref, ref)
+    return org.name if org else REF_LABELS.get(ref, ref)
 
 
 def matter_view(policy: Policy, matter: Matter) -> dict[str, Any]:
@@ -30,31 +31,21 @@ def matter_view(policy: Policy, matter: Matter) -> dict[str, Any]:
     return item
 
 
-def _matches(matter: Matter, q: str) -> bool:
-    needle = q.casefold()
-    fields = (matter.id, matter.name, matter.name_en or "", *matter.aliases)
-    return any(needle in f.casefold() for f in fields)
-
-
 @router.get("/matters", response_model=ItemsV1, summary="Search the responsibility list")
 async def list_matters(
     runtime: RuntimeDep,
-    q: Annotated[str | None, Query(max_length=100, description="text in name, id or aliases", examples=["采砂"])] = None,
+    q: Annotated[str | None, Query(max_length=100, description="text in id, names, aliases, duties, basis or lead/support names", examples=["采砂"])] = None,
     domain: Annotated[str | None, Query(max_length=64, examples=["water"])] = None,
     as_of: Annotated[IsoDate | None, Query(description="only matters in force on this date")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
-    """Matters whose name, id or aliases contain `q`, optionally in one domain."""
+    """Matters whose id, names, aliases, duties, basis documents or lead/support names contain `q`, optionally in one domain."""
     policy = runtime.policy
     domains = [d.id for d in policy.manifest.domains]
     if domain is not None and domain not in domains:
         raise ApiError(422, ErrorCode.UNKNOWN_DOMAIN, f"unknown domain `{domain}`", "domain", suggest(domain, domains) or f"known: {', '.join(domains)}")
-    found = [
-        m
-        for m in policy.matters.values()
-        if (q is None or _matches(m, q)) and (domain is None or m.domain == domain) and (as_of is None or m.in_force(as_of))
-    ]
+    found = search_matters(policy, q, domain, as_of)
     return {"items": [matter_view(policy, m) for m in found[offset : offset + limit]], "total": len(found)}
 
 

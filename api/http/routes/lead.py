@@ -10,7 +10,6 @@ from api.http.deps import DecisionLogDep, RuntimeDep, new_decision_id, today
 from api.http.logged import policy_used, send_logged
 from api.http.schemas.common import ErrorV1
 from api.http.schemas.lead import SAND_MINING_EXAMPLE, DecisionV1, LeadRequestV1
-from engine.lead import Case
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"])
 
@@ -44,16 +43,9 @@ async def lead(
     answered: if the log cannot commit, the answer is a 503 and no decision is given.
     """
     policy = runtime.policy
-    case = Case(
-        township=body.township,
-        matter=body.matter,
-        attributes=body.attributes,
-        as_of=body.as_of or today(),
-        reference=body.reference,
-    )
-    decision = runtime.decide(case)
+    decision = runtime.decide(body.to_case(today()))
     decision_id = new_decision_id()
     used = policy_used(decision.policy["digest"], policy, runtime.policy)
     # NOTE: the engine's canonical dict is sent as is (not re-validated through DecisionV1):
-    # the log stores these bytes and replay reproduces them (engine.replay.response_bytes).
+    # the log stores these bytes and replay reproduces them (api/http/logged.py replay_lead).
     return await send_logged(request, decision_log, "lead", decision_id, {"decision_id": decision_id, **decision.to_dict()}, used)

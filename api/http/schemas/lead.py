@@ -4,11 +4,13 @@ durable_rules would coerce silently); responses document the shapes in OpenAPI.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, ValidationError
 
 from api.http.schemas.common import BasisV1, ErrorBodyV1, IsoDate, OrgV1, PolicyRefV1, ShortId
+from engine import Case, ReplayError
 
 AttributeValue = Annotated[StrictStr, Field(max_length=200)] | StrictInt | StrictFloat | StrictBool
 
@@ -40,6 +42,29 @@ class LeadRequestV1(BaseModel):
     reference: Annotated[StrictStr, Field(max_length=128)] | None = Field(
         default=None, description="caller's own reference, e.g. a 12345 ticket number"
     )
+
+    def to_case(self, default_day: date) -> Case:
+        """The case asked about; without `as_of` it is judged on `default_day`."""
+        return Case(
+            township=self.township,
+            matter=self.matter,
+            attributes=self.attributes,
+            as_of=self.as_of or default_day,
+            reference=self.reference,
+        )
+
+
+def logged_case(request: str | bytes, response: Any) -> Case:
+    """The case a logged lead request asked about, read through the same wire model as when
+    it was received. A request without `as_of` was judged on the date its response states."""
+    try:
+        body = LeadRequestV1.model_validate_json(request)
+    except ValidationError as exc:
+        raise ReplayError(f"the logged request is not a lead request: {exc.errors()[0]['msg']}") from None
+    day = response.get("as_of") if isinstance(response, dict) else None
+    if body.as_of is None and not isinstance(day, str):
+        raise ReplayError("the logged request has no date and its response names none")
+    return body.to_case(body.as_of or date.fromisoformat(str(day)))
 
 
 class TownshipV1(OrgV1):

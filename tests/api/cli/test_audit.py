@@ -23,8 +23,8 @@ def test_verify_passes_then_names_the_tampered_record(log_url: str, seed_runtime
     assert result.exit_code == 0, result.output
     assert result.output.startswith("ok: 6 records, chain intact")
 
-    drop_append_only_triggers(log.engine)
-    with log.engine.begin() as conn:
+    drop_append_only_triggers(log.db)
+    with log.db.begin() as conn:
         conn.execute(text("UPDATE decisions SET request = :r WHERE id = :i"), {"r": '{"township":"hunan"}', "i": ids[3]})
     log.close()
     result = runner.invoke(cli, ["audit", "verify", "--db", log_url])

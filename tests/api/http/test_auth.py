@@ -13,8 +13,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.http.app import create_app
-from api.http.auth import AuthConfig, AuthConfigError
 from api.settings import Settings
+from api.tokens import AuthConfig, AuthConfigError
 from tests.conftest import SEED_POLICY, runtime_for
 
 ADMIN = "admin-3f9c2b7e1d8a4c6b9e0f1a2b"

@@ -108,12 +108,12 @@ def test_unknown_decision_is_404(api: TestClient) -> None:
 def test_no_decision_is_given_when_the_log_cannot_commit(api: TestClient) -> None:
     log = log_of(api)
     post(api, CASES[0])
-    with log.engine.begin() as conn:
+    with log.db.begin() as conn:
         conn.execute(text("ALTER TABLE decisions RENAME TO decisions_away"))
     r = api.post("/v1/cases/lead", content=CASES[1], headers={"content-type": "application/json"})
     assert r.status_code == 503 and r.json()["error"]["code"] == "decision_log_unavailable"
     assert "decision_id" not in r.text
-    with log.engine.begin() as conn:
+    with log.db.begin() as conn:
         conn.execute(text("ALTER TABLE decisions_away RENAME TO decisions"))
     assert log.count() == 1 and post(api, CASES[1])[1]["outcome"] == "assigned"
     assert log.count() == 2 and log.verify().ok

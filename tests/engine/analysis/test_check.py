@@ -163,7 +163,7 @@ def test_memoised_proof_equals_deciding_every_case() -> None:
 
 def test_durable_engine_option_gives_the_same_findings() -> None:
     for kind in ("conflict", "shadowed", "unsatisfiable"):
-        python, durable = check_dir(CHECK / kind), check_dir(CHECK / kind, engine="durable")
+        python, durable = check_dir(CHECK / kind), check_dir(CHECK / kind, evaluator="durable")
         assert [f.render() for f in durable.findings] == [f.render() for f in python.findings]
         assert durable.cases == python.cases
 
@@ -207,11 +207,13 @@ def shard(kind: str, n: int) -> dict[str, dict[str, object]]:
     return {"r": rule([{"$or": [{"x": i} for i in range(n)]}])}  # siblings: one `in` list of n values
 
 
-# limit → (largest the model accepts, smallest it refuses, durable_rules' error code there).
-# Past 128 forwards or 256 identical rules rete.c reads one slot beyond its list before it
-# checks the length, so the outcome depends on the heap (error, or a silent overwrite once
-# other rulesets have been built): those probes run each in a fresh process.
-LIMITS = {"forwards": (128, 129, "107"), "compound": (14, 15, "113"), "identical": (256, 257, "108"), "siblings": (480, 481, None)}
+# limit → (largest the model accepts, smallest it refuses, durable_rules' error code there, or
+# None where durable_rules' answer past the limit is not defined). Past 128 forwards or 256
+# identical rules rete.c reads one slot beyond its list before it checks the length, so whether
+# it answers error 107/108 or `ok` depends on the heap (docs/durable_rules.md §3): a test must not assert
+# that. What we guarantee there is the model's refusal, so compile never hands such a shard
+# to durable_rules. Past 512 siblings create_ruleset hangs: only the accepted side is built.
+LIMITS = {"forwards": (128, 129, None), "compound": (14, 15, "113"), "identical": (256, 257, None), "siblings": (480, 481, None)}
 
 PROBE = """
 import json, sys

@@ -59,7 +59,7 @@ def test_policy_version_is_stored_once_and_checked(decision_log: DecisionLog, se
     decision_log.store_policy(policy)
     assert decision_log.policy_files(policy.digest) == dict(policy.files)
     assert policy_from_files(decision_log.policy_files(policy.digest)).digest == policy.digest
-    with decision_log.engine.connect() as conn:
+    with decision_log.db.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM policy_versions")).scalar_one() == 1
 
 
@@ -127,15 +127,15 @@ def test_the_log_refuses_update_and_delete(decision_log: DecisionLog, seed_runti
     fill(decision_log, seed_runtime.policy, 2)
     for statement in ("UPDATE decisions SET response = '{}' WHERE seq = 1", "DELETE FROM decisions WHERE seq = 2",
                       "UPDATE policy_versions SET files = '{}'"):
-        with pytest.raises(DBAPIError, match="append-only"), decision_log.engine.begin() as conn:
+        with pytest.raises(DBAPIError, match="append-only"), decision_log.db.begin() as conn:
             conn.execute(text(statement))
     assert decision_log.verify().ok
 
 
 def test_verify_names_an_altered_record(decision_log: DecisionLog, seed_runtime: Runtime) -> None:
     ids = fill(decision_log, seed_runtime.policy, 5)
-    drop_append_only_triggers(decision_log.engine)
-    with decision_log.engine.begin() as conn:
+    drop_append_only_triggers(decision_log.db)
+    with decision_log.db.begin() as conn:
         conn.execute(text("UPDATE decisions SET response = :r WHERE seq = 3"), {"r": json.dumps({"n": 99})})
     result = decision_log.verify()
     assert not result.ok and result.broken is not None
@@ -145,8 +145,8 @@ def test_verify_names_an_altered_record(decision_log: DecisionLog, seed_runtime:
 
 def test_verify_names_the_gap_of_a_removed_record(decision_log: DecisionLog, seed_runtime: Runtime) -> None:
     fill(decision_log, seed_runtime.policy, 5)
-    drop_append_only_triggers(decision_log.engine)
-    with decision_log.engine.begin() as conn:
+    drop_append_only_triggers(decision_log.db)
+    with decision_log.db.begin() as conn:
         conn.execute(text("DELETE FROM decisions WHERE seq = 2"))
     broken = decision_log.verify().broken
     assert broken is not None and broken.seq == 2 and "missing" in broken.reason
@@ -155,10 +155,10 @@ def test_verify_names_the_gap_of_a_removed_record(decision_log: DecisionLog, see
 def test_verify_catches_a_rehashed_record_by_its_successor(decision_log: DecisionLog, seed_runtime: Runtime) -> None:
     """Recomputing the altered record's own hash does not help: the next record points at the old one."""
     ids = fill(decision_log, seed_runtime.policy, 4)
-    drop_append_only_triggers(decision_log.engine)
+    drop_append_only_triggers(decision_log.db)
     record = decision_log.get(ids[1])
     forged = {**record.hashed_fields(), "response": '{"n":42}'}
-    with decision_log.engine.begin() as conn:
+    with decision_log.db.begin() as conn:
         conn.execute(text("UPDATE decisions SET response = :r, hash = :h WHERE seq = 2"), {"r": forged["response"], "h": chain_hash(forged)})
     broken = decision_log.verify().broken
     assert broken is not None and (broken.seq, broken.id) == (3, ids[2]) and "prev_hash" in broken.reason
@@ -166,10 +166,10 @@ def test_verify_catches_a_rehashed_record_by_its_successor(decision_log: Decisio
 
 def test_verify_catches_altered_policy_files(decision_log: DecisionLog, seed_runtime: Runtime) -> None:
     fill(decision_log, seed_runtime.policy, 1)
-    drop_append_only_triggers(decision_log.engine)
+    drop_append_only_triggers(decision_log.db)
     files = dict(seed_runtime.policy.files)
     files["rules/integrated.yaml"] = files["rules/integrated.yaml"].replace("lead: qj-water", "lead: qj-nrp", 1)
-    with decision_log.engine.begin() as conn:
+    with decision_log.db.begin() as conn:
         conn.execute(text("UPDATE policy_versions SET files = :f"), {"f": json.dumps(files, ensure_ascii=False, sort_keys=True)})
     result = decision_log.verify()
     assert result.broken is not None and result.broken.id == seed_runtime.policy.digest
@@ -179,12 +179,12 @@ def test_verify_catches_altered_policy_files(decision_log: DecisionLog, seed_run
 
 def test_a_failed_commit_acknowledges_nothing(decision_log: DecisionLog, seed_runtime: Runtime) -> None:
     fill(decision_log, seed_runtime.policy, 1)
-    with decision_log.engine.begin() as conn:
+    with decision_log.db.begin() as conn:
         conn.execute(text("ALTER TABLE decisions RENAME TO decisions_gone"))
     future = decision_log.submit("lead", {}, {}, seed_runtime.policy)
     with pytest.raises(LogError, match="could not commit"):
         future.result(timeout=30)
-    with decision_log.engine.begin() as conn:
+    with decision_log.db.begin() as conn:
         conn.execute(text("ALTER TABLE decisions_gone RENAME TO decisions"))
     # the writer survives the failure and the chain goes on from the last committed record
     assert decision_log.log("lead", {}, {}, seed_runtime.policy).seq == 2
@@ -194,7 +194,7 @@ def test_a_failed_commit_acknowledges_nothing(decision_log: DecisionLog, seed_ru
 def test_migrations_are_idempotent_and_recorded(log_url: str) -> None:
     for _ in range(2):
         log = open_log(log_url)
-        with log.engine.connect() as conn:
+        with log.db.connect() as conn:
             assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0001"
         log.close()
 

@@ -82,7 +82,7 @@ def test_sampled_logged_decisions_replay_identically(served: tuple[TestClient, s
 
     log = open_log(url)
     try:
-        replayer = Replayer(log)
+        replayer = Replayer(log, REPLAY_KINDS)
         records = list(log.records(kind="lead"))
         assert len(records) == len(bodies)
         sample = rng.sample(records, 60) + records[-len(DATED):]
@@ -117,7 +117,7 @@ def test_replay_uses_the_version_each_decision_was_made_under(log_url: str, tmp_
     assert before["policy"]["digest"] != after["policy"]["digest"]
     log = open_log(log_url)
     try:
-        replayer = Replayer(log)
+        replayer = Replayer(log, REPLAY_KINDS)
         for answer in (before, after):
             record = log.get(answer["decision_id"])
             assert record.policy_digest == answer["policy"]["digest"]
@@ -131,7 +131,7 @@ def test_replay_uses_the_version_each_decision_was_made_under(log_url: str, tmp_
 def test_replay_refuses_kinds_it_cannot_decide(decision_log: Any, seed_runtime: Runtime) -> None:
     record = decision_log.log("admission", {"task": "x"}, {"outcome": "admitted"}, seed_runtime.policy)
     with pytest.raises(ReplayError, match="admission"):
-        Replayer(decision_log).replay(record)  # the engine alone does not read admission requests
+        Replayer(decision_log, {"lead": REPLAY_KINDS["lead"]}).replay(record)  # no reader for admission requests
 
 
 def test_admission_reviews_are_logged_and_replay_identically(served: tuple[TestClient, str]) -> None:
@@ -167,11 +167,11 @@ def test_cli_replay_reports_identity_and_a_tampered_response(served: tuple[TestC
     assert runner.invoke(cli, ["replay", "--sample", "2", "--db", url]).exit_code == 0
 
     log = open_log(url)
-    drop_append_only_triggers(log.engine)
+    drop_append_only_triggers(log.db)
     record = log.get(ids[1])
     forged = record.response.replace('"lead":{"id":"qj-nrp"', '"lead":{"id":"qj-forestry"')
     assert forged != record.response
-    with log.engine.begin() as conn:
+    with log.db.begin() as conn:
         conn.execute(text("UPDATE decisions SET response = :r WHERE id = :i"), {"r": forged, "i": ids[1]})
     log.close()
     result = runner.invoke(cli, ["replay", ids[0], ids[1], "--db", url])
