@@ -7,7 +7,6 @@ commit), and only then sends those same bytes.
 
 from __future__ import annotations
 
-import asyncio
 from datetime import date
 from typing import Any
 
@@ -36,8 +35,7 @@ async def send_logged(
 ) -> Response:
     """Log `payload` (the whole answer body) as a `kind` record, then send it."""
     content = json_bytes(payload)
-    future = decision_log.submit(kind, await request.body(), content, policy, record_id)
-    await asyncio.wrap_future(future)  # raises LogError (→ 503) if the commit failed
+    await decision_log.append(kind, await request.body(), content, policy, record_id)  # LogError → 503
     return Response(content, media_type="application/json")
 
 

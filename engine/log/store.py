@@ -22,6 +22,8 @@ Contract:
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import hashlib
 import json
 import queue
@@ -35,6 +37,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -203,10 +206,16 @@ def _parse(raw: str) -> Json:
 
 
 def chain_hash(fields: Mapping[str, Json]) -> str:
-    return hashlib.sha256(canonical(dict(fields)).encode("utf-8")).hexdigest()
+    """sha256 of the record's canonical JSON.
+
+    # NOTE: orjson with sorted keys writes exactly the bytes of `canonical(...).encode()` for
+    # the record's fields (str, int, None): the same escapes, no whitespace, UTF-8 as is
+    # (tests/test_store.py proves it on arbitrary text); it is ~20x faster than `json`.
+    """
+    return hashlib.sha256(orjson.dumps(dict(fields), option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Pending:
     id: str
     time: str
@@ -216,7 +225,9 @@ class _Pending:
     response: str
     policy: Policy
     engine_version: str
-    future: Future[Record]
+    # Who waits: a thread (a concurrent Future) or a coroutine (an asyncio Future and its loop).
+    future: Future[Record] | asyncio.Future[Record]
+    loop: asyncio.AbstractEventLoop | None = None
 
 
 @dataclass(frozen=True)
@@ -314,6 +325,49 @@ def describe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+@dataclass(frozen=True)
+class _Statements:
+    """The writer's SQL for one dialect: insert (with its parameter order when positional),
+    the head query, and how a write transaction begins and takes the cross-process lock."""
+
+    insert: str
+    order: tuple[str, ...] | None
+    head: str
+    begin: str | None
+    lock: str | None
+
+
+def _settle(batch: list[_Pending], records: list[Record] | None, exc: Exception | None) -> None:
+    """Tell a batch's waiters: threads directly, each event loop once for all its records."""
+    error = None if exc is None else LogError(f"the decision log could not commit: {exc}")
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Record], Record | None]]] = {}
+    for i, item in enumerate(batch):
+        record = records[i] if records is not None else None
+        if item.loop is None:
+            future: Future[Record] = item.future  # type: ignore[assignment]
+            if error is None:
+                future.set_result(record)  # type: ignore[arg-type]
+            else:
+                future.set_exception(error)
+        else:
+            by_loop.setdefault(item.loop, []).append((item.future, record))  # type: ignore[arg-type]
+    for loop, waiters in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(_wake, waiters, error)
+        except RuntimeError:  # that loop is closed: nobody is waiting any more
+            pass
+
+
+def _wake(waiters: list[tuple[asyncio.Future[Record], Record | None]], error: LogError | None) -> None:
+    for future, record in waiters:
+        if future.done():  # the waiting request was cancelled (client gone)
+            continue
+        if error is None:
+            future.set_result(record)  # type: ignore[arg-type]
+        else:
+            future.set_exception(error)
+
+
 class DecisionLog:
     """The decision log of one database. Thread-safe; one writer thread per instance."""
 
@@ -325,7 +379,7 @@ class DecisionLog:
         self._writer: threading.Thread | None = None
         self._start = threading.Lock()
         self._known_policies: set[str] = set()
-        self._compiled: tuple[str, tuple[str, ...] | None, str] | None = None
+        self._compiled: _Statements | None = None
 
     # --- writing ------------------------------------------------------------------
 
@@ -336,14 +390,52 @@ class DecisionLog:
         response: Json | bytes,
         policy: Policy,
         record_id: str | None = None,
+        reference: str | None = None,
     ) -> Future[Record]:
         """Queue one record; the future resolves with it once committed, or fails with LogError.
 
         `request` and `response` given as bytes or str are stored exactly as they are (the
-        bytes received and sent); other values are stored as canonical JSON.
+        bytes received and sent); other values are stored as canonical JSON. `reference`
+        is the caller's reference when the caller has read it already; otherwise it is
+        read from the request.
         """
         future: Future[Record] = Future()
-        reference, request_text, response_text = _reference_of(request), _as_text(request), _as_text(response)
+        self._enqueue(kind, request, response, policy, record_id, reference, future, None)
+        return future
+
+    async def append(
+        self,
+        kind: str,
+        request: Json | bytes,
+        response: Json | bytes,
+        policy: Policy,
+        record_id: str | None = None,
+        reference: str | None = None,
+    ) -> Record:
+        """`submit` for a coroutine: returns the record once it is committed.
+
+        The writer wakes each event loop once per committed batch (not once per record),
+        and the coroutine waits on a plain asyncio future, not a wrapped thread future.
+        """
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Record] = loop.create_future()
+        self._enqueue(kind, request, response, policy, record_id, reference, future, loop)
+        return await future
+
+    def _enqueue(
+        self,
+        kind: str,
+        request: Json | bytes,
+        response: Json | bytes,
+        policy: Policy,
+        record_id: str | None,
+        reference: str | None,
+        future: Future[Record] | asyncio.Future[Record],
+        loop: asyncio.AbstractEventLoop | None,
+    ) -> None:
+        if reference is None:
+            reference = _reference_of(request)
+        request_text, response_text = _as_text(request), _as_text(response)
         # Under the lock: a concurrent close() must not strand the record behind its stop
         # mark, and times follow log order.
         with self._start:
@@ -352,18 +444,18 @@ class DecisionLog:
                 self._writer.start()
             self._queue.put(
                 _Pending(
-                    id=record_id or new_record_id(),
-                    time=self._clock(),
-                    kind=kind,
-                    reference=reference,
-                    request=request_text,
-                    response=response_text,
-                    policy=policy,
-                    engine_version=self.engine_version,
-                    future=future,
+                    record_id or new_record_id(),
+                    self._clock(),
+                    kind,
+                    reference[:128] if reference is not None else None,
+                    request_text,
+                    response_text,
+                    policy,
+                    self.engine_version,
+                    future,
+                    loop,
                 )
             )
-        return future
 
     def log(
         self,
@@ -381,6 +473,7 @@ class DecisionLog:
         with self.db.connect().execution_options(writer=True) as conn, conn.begin():
             _lock(conn)
             self._store_policy(conn, policy)
+        self._known_policies.add(policy.digest)
 
     def _store_policy(self, conn: Connection, policy: Policy) -> None:
         if policy.digest in self._known_policies:
@@ -396,7 +489,6 @@ class DecisionLog:
                     stored_at=self._clock(),
                 )
             )
-        # NOTE: remembered only after the transaction commits (see _write_batch).
 
     def _run(self) -> None:
         # The writer keeps one connection for its lifetime (reopened after a failure).
@@ -433,43 +525,57 @@ class DecisionLog:
         try:
             return self.db.connect().execution_options(writer=True)
         except Exception as exc:  # noqa: BLE001 - the waiting requests must hear of it
-            self._fail(batch, exc)
+            _settle(batch, None, exc)
             return None
 
-    @staticmethod
-    def _fail(batch: list[_Pending], exc: Exception) -> None:
-        error = LogError(f"the decision log could not commit: {exc}")
-        for item in batch:
-            item.future.set_exception(error)
+    def _statements(self, conn: Connection) -> _Statements:
+        """The writer's SQL in the driver's own dialect and parameter style, compiled once.
 
-    def _statements(self, conn: Connection) -> tuple[str, tuple[str, ...] | None, str]:
-        """The INSERT and head query as the driver's own SQL, compiled once.
-
-        # NOTE: the writer's hot path; executing pre-compiled SQL skips SQLAlchemy's
-        # statement handling, which cost twice the SQLite write itself in bench/log_cost.py.
+        # NOTE: the writer's hot path runs on the driver connection itself: SQLAlchemy's
+        # statement and transaction handling cost more than the SQLite write
+        # (bench/results.md, "what each change bought").
         """
         if self._compiled is None:
-            insert = decisions.insert().compile(dialect=conn.dialect)
-            head = HEAD.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})
+            dialect = conn.dialect
+            insert = decisions.insert().compile(dialect=dialect)
+            head = HEAD.compile(dialect=dialect, compile_kwargs={"literal_binds": True})
+            if dialect.name == "sqlite":
+                begin, lock = "BEGIN IMMEDIATE", None
+            else:
+                begin, lock = None, f"SELECT pg_advisory_xact_lock({PG_LOCK_KEY})"
             order = tuple(insert.positiontup) if insert.positiontup else None
-            self._compiled = (str(insert), order, str(head))
+            self._compiled = _Statements(str(insert), order, str(head), begin, lock)
         return self._compiled
 
     def _write_batch(self, conn: Connection, batch: list[_Pending]) -> bool:
-        """Write one batch in one transaction; resolve its futures. False if it failed."""
-        records: list[Record] = []
-        digests = {p.policy.digest for p in batch}
+        """Write one batch in one transaction on the driver connection; wake its waiters
+        only after COMMIT returned. False if it failed (nothing of it was committed)."""
+        new_policies = {p.policy.digest: p.policy for p in batch if p.policy.digest not in self._known_policies}
         try:
-            with conn.begin():
-                _lock(conn)
-                for item in batch:
-                    self._store_policy(conn, item.policy)
-                insert, order, head_sql = self._statements(conn)
-                head = conn.exec_driver_sql(head_sql).first()
+            if new_policies:
+                # Stored (in its own transaction) before any record that names it.
+                with conn.begin():
+                    _lock(conn)
+                    for policy in new_policies.values():
+                        self._store_policy(conn, policy)
+                self._known_policies.update(new_policies)
+            sql = self._statements(conn)
+            dbapi = conn.connection.driver_connection
+            if dbapi is None:
+                raise LogError("the decision log's connection is closed")
+            cursor = dbapi.cursor()
+            try:
+                if sql.begin is not None:
+                    cursor.execute(sql.begin)
+                if sql.lock is not None:
+                    cursor.execute(sql.lock)
+                cursor.execute(sql.head)
+                head = cursor.fetchone()
                 seq, prev = (int(head[0]), str(head[1])) if head is not None else (0, GENESIS)
-                rows = []
+                records: list[Record] = []
                 for item in batch:
                     seq += 1
+                    policy = item.policy
                     fields = {
                         "seq": seq,
                         "id": item.id,
@@ -478,24 +584,32 @@ class DecisionLog:
                         "reference": item.reference,
                         "request": item.request,
                         "response": item.response,
-                        "policy_id": item.policy.id,
-                        "policy_version": item.policy.version,
-                        "policy_digest": item.policy.digest,
+                        "policy_id": policy.id,
+                        "policy_version": policy.version,
+                        "policy_digest": policy.digest,
                         "engine_version": item.engine_version,
                         "prev_hash": prev,
                     }
                     prev = chain_hash(fields)
-                    rows.append({**fields, "hash": prev})
                     records.append(Record(**fields, hash=prev))  # type: ignore[arg-type]
-                params = [tuple(r[k] for k in order) for r in rows] if order else rows
-                conn.exec_driver_sql(insert, params)
+                if sql.order is not None:
+                    params: list[Any] = [tuple(getattr(r, k) for k in sql.order) for r in records]
+                else:
+                    params = [dataclasses.asdict(r) for r in records]
+                cursor.executemany(sql.insert, params)
+                dbapi.commit()
+            except BaseException:
+                try:
+                    dbapi.rollback()
+                finally:
+                    cursor.close()
+                raise
+            cursor.close()
             # the transaction has committed here: only now may anyone be told
         except Exception as exc:  # noqa: BLE001 - every failure must reach the waiting requests
-            self._fail(batch, exc)
+            _settle(batch, None, exc)
             return False
-        self._known_policies |= digests
-        for item, record in zip(batch, records, strict=True):
-            item.future.set_result(record)
+        _settle(batch, records, None)
         return True
 
     def close(self) -> None:

@@ -9,6 +9,7 @@ import json
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, text
@@ -226,3 +227,78 @@ def test_sqlite_synchronous_is_configurable(tmp_path: Path, monkeypatch: pytest.
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
     with pytest.raises(ValueError, match="unsupported synchronous mode"):
         make_engine(settings.database_url, "OFF")
+
+
+# --- the lean writer: orjson hashing, coroutine waiters, one wake-up per batch -------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from engine.log.store import canonical  # noqa: E402
+
+_field_text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=60)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from(["seq", "id", "time", "kind", "reference", "request", "prev_hash", "键"]),
+                       st.one_of(_field_text, st.integers(-(2**63), 2**63 - 1), st.none()), max_size=8))
+def test_chain_hash_is_the_sha256_of_canonical_json(fields: dict[str, object]) -> None:
+    """orjson writes the very bytes of `canonical` for the record's fields (any text: control
+    characters, quotes, CJK, U+2028), so the chain of every existing log still verifies."""
+    import hashlib
+
+    assert chain_hash(fields) == hashlib.sha256(canonical(fields).encode("utf-8")).hexdigest()
+
+
+def test_coroutines_wait_for_the_commit_and_share_wake_ups(decision_log: DecisionLog, seed_runtime: Runtime) -> None:
+    import asyncio
+
+    policy = seed_runtime.policy
+    wakes: list[int] = []
+
+    async def main() -> list[Record]:
+        loop = asyncio.get_running_loop()
+        original = loop.call_soon_threadsafe
+
+        def counted(callback: Any, *args: Any, **kwargs: Any) -> Any:
+            wakes.append(len(args[0]) if args and isinstance(args[0], list) else 0)
+            return original(callback, *args, **kwargs)
+
+        loop.call_soon_threadsafe = counted  # type: ignore[method-assign]
+        return await asyncio.gather(*(decision_log.append("lead", b'{"township":"gaojia"}', b"{}", policy, f"A-{i}", f"R-{i}") for i in range(200)))
+
+    records = asyncio.run(main())
+    assert sorted(r.seq for r in records) == list(range(1, 201))
+    assert [r.reference for r in records] == [f"R-{i}" for i in range(200)]
+    assert sum(wakes) == 200 and len(wakes) < 200  # one wake-up per committed batch, not per record
+    assert decision_log.verify().ok
+
+
+def test_a_cancelled_waiter_does_not_stop_the_writer(decision_log: DecisionLog, seed_runtime: Runtime) -> None:
+    import asyncio
+
+    policy = seed_runtime.policy
+
+    async def main() -> Record:
+        task = asyncio.ensure_future(decision_log.append("lead", {}, {}, policy, "gone"))
+        await asyncio.sleep(0)
+        task.cancel()
+        return await decision_log.append("lead", {}, {}, policy, "next")
+
+    assert asyncio.run(main()).id == "next"
+    assert decision_log.get("gone").seq == 1  # still committed: the answer just was not waited for
+
+
+def test_coroutines_hear_of_a_failed_commit(log_url: str, seed_runtime: Runtime) -> None:
+    import asyncio
+
+    log = open_log(log_url)
+    try:
+        def broken(*_args: Any) -> Any:
+            raise RuntimeError("disk I/O error")
+
+        log._statements = broken  # type: ignore[method-assign]
+        with pytest.raises(LogError, match="disk I/O error"):
+            asyncio.run(log.append("lead", {}, {}, seed_runtime.policy))
+    finally:
+        log.close()
