@@ -79,9 +79,7 @@ class Runtime:
         key = cache_key(case)
         cached = active.cache.get(key)
         if cached is not None:
-            if cached.reference != case.reference:
-                return dataclasses.replace(cached, reference=case.reference)
-            return cached
+            return cached.with_reference(case.reference)
         try:
             decision = self._evaluate(active, case)
         except EngineFailure:

@@ -7,11 +7,14 @@ byte for byte.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
 from typing import Any, Literal
+
+import orjson
 
 from engine.policy.model import Basis, Organization, Scalar
 
@@ -140,3 +143,23 @@ class Decision:
             "reference": self.reference,
         }
         return out
+
+    def with_reference(self, reference: str | None) -> Decision:
+        """The same decision for another caller's reference (its rendering carried over)."""
+        if reference == self.reference:
+            return self
+        other = dataclasses.replace(self, reference=reference)
+        if "wire" in self.__dict__:
+            other.__dict__["wire"] = self.__dict__["wire"]
+        return other
+
+    @cached_property
+    def wire(self) -> bytes:
+        """`to_dict()` as JSON without its opening brace and without the reference's value:
+        everything of the answer that depends on the decision alone, ending `"reference":`.
+        Rendered once per decision (engine.replay.response_bytes adds id and reference)."""
+        rendered = orjson.dumps({**self.to_dict(), "reference": None})
+        tail = b'"reference":null}'
+        if not rendered.endswith(tail):  # to_dict() must keep `reference` last
+            raise ValueError("Decision.to_dict() must end with `reference`")
+        return rendered[1 : -len(b"null}")]
