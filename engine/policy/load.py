@@ -6,8 +6,10 @@ finding (file, line, id, message, hint). A policy with findings is never returne
 
 from __future__ import annotations
 
+import gc
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -107,11 +109,24 @@ def _python_loader_error(text: str) -> yaml.YAMLError | None:
     return None
 
 
+def _compose_and_construct(text: str) -> tuple[yaml.Node | None, Any]:
+    """The document's node tree (for line numbers) and its data, from one parse.
+
+    # NOTE: `yaml.compose` then `yaml.load` parsed every file twice; the constructor builds
+    # the data from the node tree it already has.
+    """
+    loader = _LOADER(text)
+    try:
+        node = loader.get_single_node()
+        return node, (loader.construct_document(node) if node is not None else None)
+    finally:
+        loader.dispose()
+
+
 def parse_file(name: str, text: str) -> tuple[PolicyFile | None, list[Finding], dict[tuple[str, str], Location]]:
     """Parse and validate one file. Returns the model (or None), findings and item locations."""
     try:
-        node = yaml.compose(text, Loader=_LOADER)
-        data = yaml.load(text, Loader=_LOADER)  # noqa: S506 - a safe loader
+        node, data = _compose_and_construct(text)
     except yaml.YAMLError as exc:
         exc = _python_loader_error(text) or exc  # the pure-Python loader words problems better
         mark = getattr(exc, "problem_mark", None)
@@ -174,8 +189,31 @@ def load_policy(root: Path | str) -> Policy:
     return policy_from_files(read_policy_dir(Path(root)))
 
 
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a policy is built.
+
+    # NOTE: building a policy allocates hundreds of thousands of objects that all live on;
+    # each full collection meanwhile walks everything built so far, which made loading grow
+    # faster than the policy (×10 → ×100 matters: ×25 instead of ×10). Nothing built here
+    # is garbage, so nothing is lost by collecting afterwards.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def policy_from_files(files: dict[str, str]) -> Policy:
     """Build a Policy from file texts (from disk, a stored version or a git revision)."""
+    with _collector_paused():
+        return _policy_from_files(files)
+
+
+def _policy_from_files(files: dict[str, str]) -> Policy:
     findings: list[Finding] = []
     locations: dict[tuple[str, str], Location] = {}
     parsed: list[tuple[str, PolicyFile]] = []
