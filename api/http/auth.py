@@ -26,6 +26,21 @@ class AuthError(Exception):
 _bearer = HTTPBearer(auto_error=False, description="a token from TIAOKUAI_TOKENS(_FILE)")
 
 
+def authorized(config: AuthConfig, scope: Scope, authorization: bytes | None) -> bool:
+    """Whether a request with this raw Authorization header may use `scope`: the check of
+    `require`, for the lead fast path (api/http/fastpath.py), which leaves every refusal
+    to `require` to answer."""
+    if config.is_open(scope):
+        return True
+    if authorization is None:
+        return False
+    scheme, _, credentials = authorization.decode("latin-1").partition(" ")  # as HTTPBearer reads it
+    if scheme.lower() != "bearer" or not credentials:
+        return False
+    token = config.authenticate(credentials)
+    return token is not None and scope in token.scopes
+
+
 def require(scope: Scope) -> Callable[..., Awaitable[None]]:
     """A route dependency: the request must carry a bearer token with `scope`
     (unless the configuration leaves that scope open)."""

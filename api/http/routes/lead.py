@@ -7,9 +7,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Request, Response
 
 from api.http.deps import DecisionLogDep, RuntimeDep, new_decision_id, today
-from api.http.logged import policy_used, send_logged
+from api.http.logged import policy_used
 from api.http.schemas.common import ErrorV1
 from api.http.schemas.lead import SAND_MINING_EXAMPLE, DecisionV1, LeadRequestV1
+from engine import Runtime, response_bytes
+from engine.policy import Policy
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"])
 
@@ -42,10 +44,21 @@ async def lead(
     The decision is in the decision log (GET /v1/decisions/{decision_id}) before it is
     answered: if the log cannot commit, the answer is a 503 and no decision is given.
     """
+    decision_id, content, used = answer(runtime, body)
+    await decision_log.append("lead", await request.body(), content, used, decision_id, body.reference)  # LogError → 503
+    return Response(content, media_type="application/json")
+
+
+def answer(runtime: Runtime, body: LeadRequestV1) -> tuple[str, bytes, Policy]:
+    """Decide a lead request: its decision id, the answer's bytes, the policy it was made under.
+
+    The one implementation behind this route and its fast path (api/http/fastpath.py).
+    Raises CaseError for a case the policy rejects.
+    """
     policy = runtime.policy
     decision = runtime.decide(body.to_case(today()))
     decision_id = new_decision_id()
     used = policy_used(decision.policy["digest"], policy, runtime.policy)
     # NOTE: the engine's canonical dict is sent as is (not re-validated through DecisionV1):
     # the log stores these bytes and replay reproduces them (api/http/logged.py replay_lead).
-    return await send_logged(request, decision_log, "lead", decision_id, {"decision_id": decision_id, **decision.to_dict()}, used)
+    return decision_id, response_bytes(decision_id, decision), used

@@ -1,0 +1,195 @@
+"""The lead fast path (api/http/fastpath.py) answers exactly like the FastAPI route it bypasses.
+
+Every request below goes once through the app as served (fast path in front) and once
+through the FastAPI stack alone; status, headers and body must be the same (the body up to
+its fresh decision id), every 200 must be in the decision log with the bytes sent, and the
+fast path must really be the one answering the plain valid requests.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from api.http import app as app_module
+from api.http.app import create_app
+from api.http.fastpath import LeadFastPath
+from api.http.logged import REPLAY_KINDS
+from api.settings import Settings
+from api.tokens import AuthConfig
+from engine import LogError, Replayer, Runtime
+from tests.conftest import SEED_POLICY
+
+CASE = {"matter": "WAT-01", "township": "gaojia", "attributes": {"site_type": "river"}, "as_of": "2026-11-01"}
+DECIDER = "decider-1b2c3d4e5f6a7b8c9d0e1f2a"
+TOKENS = json.dumps({"tokens": [{"name": "hotline", "token": DECIDER, "scopes": ["cases:decide"]},
+                                {"name": "lister", "token": "lister-00000000000000000000000", "scopes": ["list:read"]}]})
+JSON = {"content-type": "application/json"}
+
+# (body, headers, query): valid cases, and every kind of request the fast path must hand on
+REQUESTS: list[tuple[bytes, dict[str, str], str]] = [
+    (json.dumps(CASE).encode(), JSON, ""),
+    (json.dumps({**CASE, "reference": "12345-20261101-0001"}).encode(), JSON, ""),
+    (json.dumps({**CASE, "reference": "引号\"与反斜杠\\"}, ensure_ascii=False).encode(), {"content-type": "application/json; charset=utf-8"}, ""),
+    (json.dumps({"township": "zhangtan", "as_of": "2026-11-01"}).encode(), {"content-type": "application/problem+json"}, ""),
+    (json.dumps({"matter": "WAT-01", "township": "gaojia", "as_of": "2026-11-01", "attributes": {"site_type": "farmland"}}).encode(), JSON, ""),
+    (json.dumps({**CASE, "township": "gaojai"}).encode(), JSON, ""),  # unknown township: 422 with a hint
+    (json.dumps({**CASE, "attributes": {"site_type": "rivr"}}).encode(), JSON, ""),
+    (json.dumps({**CASE, "severity": 2}).encode(), JSON, ""),  # an attribute outside `attributes`
+    (json.dumps({**CASE, "as_of": "2026-13-01"}).encode(), JSON, ""),
+    (json.dumps({**CASE, "as_of": 20261101}).encode(), JSON, ""),
+    (b'{"township": "gaojia", "attributes": {"severity": NaN}}', JSON, ""),
+    (b'{"township": "gaojia",', JSON, ""),
+    (b"", JSON, ""),
+    (b"null", JSON, ""),
+    (b"[]", JSON, ""),
+    (b"\xff\xfe\x00", JSON, ""),
+    (b"[" * 5000 + b"]" * 5000, JSON, ""),
+    (json.dumps(CASE).encode(), {"content-type": "text/plain"}, ""),
+    (json.dumps(CASE).encode(), {}, ""),
+    (json.dumps(CASE).encode(), JSON, "x=1"),
+    (json.dumps(CASE).encode(), {**JSON, "content-length": "abc"}, ""),
+]
+
+
+def make_app(tmp_path: Path, runtime: Runtime, auth: AuthConfig | None = None, max_body: int = 1 << 20) -> FastAPI:
+    settings = Settings(SEED_POLICY, f"sqlite:///{tmp_path / 'log.sqlite3'}", max_body_bytes=max_body, auth=auth or AuthConfig())
+    return create_app(settings, runtime=runtime)
+
+
+class Counting:
+    """The FastAPI stack behind the fast path, counting the requests it is handed."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner, self.calls = inner, 0
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            self.calls += 1
+        await self.inner(scope, receive, send)
+
+
+def served(app: FastAPI) -> tuple[TestClient, TestClient, Counting]:
+    """(the app as served, the FastAPI stack alone, the counter of hand-overs)."""
+    fast = app.build_middleware_stack()
+    assert isinstance(fast, LeadFastPath)
+    counter = Counting(fast.inner)
+    fast.inner = counter
+    app.middleware_stack = fast
+    stack = counter.inner
+
+    async def fastapi_alone(scope: Any, receive: Any, send: Any) -> None:
+        scope["app"] = app  # what Starlette.__call__ sets before its middleware stack
+        await stack(scope, receive, send)
+
+    return TestClient(app), TestClient(fastapi_alone), counter
+
+
+def normalised(response: Any) -> tuple[int, dict[str, str], Any]:
+    headers = {k: v for k, v in response.headers.items() if k != "content-length"}
+    try:
+        body = response.json()
+    except ValueError:
+        return response.status_code, headers, response.text
+    if isinstance(body, dict) and "decision_id" in body:
+        body["decision_id"] = "…"
+    return response.status_code, headers, body
+
+
+def post(client: TestClient, body: bytes, headers: dict[str, str], query: str) -> Any:
+    return client.post("/v1/cases/lead" + (f"?{query}" if query else ""), content=body, headers=headers)
+
+
+def test_same_answers_as_the_fastapi_route(tmp_path: Path, seed_runtime: Runtime) -> None:
+    app = make_app(tmp_path, seed_runtime)
+    fast, full, handed_on = served(app)
+    for body, headers, query in REQUESTS:
+        before = handed_on.calls
+        a, b = post(fast, body, headers, query), post(full, body, headers, query)
+        assert normalised(a) == normalised(b), (body[:80], headers, query)
+        assert a.status_code < 500, (body[:80], a.text)
+        if a.status_code == 200:
+            assert handed_on.calls == before  # answered by the fast path itself
+        else:
+            assert handed_on.calls == before + 1  # errors are the FastAPI stack's own answers
+
+
+def test_every_answer_is_logged_with_the_bytes_sent_and_replays(tmp_path: Path, seed_runtime: Runtime) -> None:
+    app = make_app(tmp_path, seed_runtime)
+    fast, _, _ = served(app)
+    sent = {}
+    for body in [{**CASE, "reference": f"R-{i}"} for i in range(5)] + [{"township": "hunan", "as_of": "2026-11-01"}]:
+        raw = json.dumps(body, ensure_ascii=False).encode()
+        r = fast.post("/v1/cases/lead", content=raw, headers=JSON)
+        assert r.status_code == 200
+        sent[r.json()["decision_id"]] = (raw, r.content)
+    log = app.state.decision_log
+    assert log.verify().ok and log.verify().records == len(sent)
+    replayer = Replayer(log, REPLAY_KINDS)
+    for decision_id, (raw, content) in sent.items():
+        record = log.get(decision_id)
+        assert record.request == raw.decode() and record.response == content.decode()
+        assert replayer.replay(record).identical
+    assert log.get(next(iter(sent))).reference == "R-0"
+
+
+def test_the_scope_is_honoured(tmp_path: Path, seed_runtime: Runtime) -> None:
+    app = make_app(tmp_path, seed_runtime, AuthConfig.parse(TOKENS, "test", decide="token"))
+    fast, full, handed_on = served(app)
+    raw = json.dumps(CASE).encode()
+    for headers in ({}, {"Authorization": "Bearer nope-nope-nope-nope-nope-nope"}, {"Authorization": "Basic " + DECIDER},
+                    {"Authorization": "Bearer lister-00000000000000000000000"}, {"Authorization": "Bearer"}):
+        a, b = post(fast, raw, {**JSON, **headers}, ""), post(full, raw, {**JSON, **headers}, "")
+        assert a.status_code in (401, 403) and normalised(a) == normalised(b), headers
+    before = handed_on.calls
+    ok = post(fast, raw, {**JSON, "Authorization": f"Bearer {DECIDER}"}, "")
+    assert ok.status_code == 200 and handed_on.calls == before
+
+
+def test_body_limit(tmp_path: Path, seed_runtime: Runtime) -> None:
+    app = make_app(tmp_path, seed_runtime, max_body=200)
+    fast, full, _ = served(app)
+    big = json.dumps({**CASE, "reference": "x" * 120}).encode()
+    assert len(big) > 200
+    for client in (fast, full):
+        r = post(client, big, JSON, "")
+        assert r.status_code == 413 and r.json()["error"]["code"] == "body_too_large"
+
+    def chunks() -> Any:  # no Content-Length: counted as it arrives
+        yield big[:100]
+        yield big[100:]
+
+    r = fast.post("/v1/cases/lead", content=chunks(), headers=JSON)
+    assert r.status_code == 413 and r.json()["error"]["code"] == "body_too_large"
+
+
+def test_a_log_that_cannot_commit_gives_no_answer(tmp_path: Path, seed_runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = make_app(tmp_path, seed_runtime)
+    fast, _, _ = served(app)
+
+    async def broken(*_args: Any, **_kwargs: Any) -> Any:
+        raise LogError("the decision log could not commit: disk full")
+
+    monkeypatch.setattr(app.state.decision_log, "append", broken)
+    r = fast.post("/v1/cases/lead", json=CASE)
+    assert r.status_code == 503 and r.json()["error"]["code"] == "decision_log_unavailable"
+    assert "decision_id" not in r.text
+
+
+def test_openapi_document_is_fastapis_own(tmp_path: Path, seed_runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fast path changes no route declaration: the document equals the one plain FastAPI
+    builds for the same app, and the lead operation keeps its models and examples."""
+    served_doc = make_app(tmp_path / "a", seed_runtime).openapi()
+    monkeypatch.setattr(app_module, "TiaokuaiApp", FastAPI)
+    plain = make_app(tmp_path / "b", seed_runtime)
+    assert not isinstance(plain.build_middleware_stack(), LeadFastPath)
+    assert served_doc == plain.openapi()
+    post_op = served_doc["paths"]["/v1/cases/lead"]["post"]
+    assert post_op["requestBody"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/LeadRequestV1"}
+    assert post_op["responses"]["200"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/DecisionV1"}
+    assert set(post_op["requestBody"]["content"]["application/json"]["examples"]) == {"sand_mining", "outside_list"}
