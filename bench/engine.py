@@ -15,9 +15,12 @@ from __future__ import annotations
 import cProfile
 import gc
 import io
+import json
 import pstats
 import random
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,8 +33,6 @@ from engine.analysis import space
 from engine.lead.decide import decide
 from engine.lead.decision import Case
 from engine.lead.facts import build_fact
-from engine.policy.load import policy_from_files
-from engine.rules.compile import compile_policy
 from engine.rules.durable import shared_adapter
 from engine.runtime import Runtime
 
@@ -160,22 +161,45 @@ def profile_miss(runtime: Runtime, cases: list[Case], n: int = 3000) -> list[tup
     return rows[:12]
 
 
-def load_figures(scale: int, reps: int = 5) -> dict[str, float]:
-    """Medians (ms) of: parse+validate (policy_from_files), compile, register with durable_rules."""
-    files = synthetic_files(SEED, scale)
-    adapter = shared_adapter()
-    parse, build, register = [], [], []
+# Run in a fresh interpreter in the tree being measured (this one, or the baseline revision's).
+_LOAD_SNIPPET = """
+import json, sys, time
+from pathlib import Path
+from bench.synthetic import synthetic_files
+from engine.analysis.check import gate
+from engine.policy.load import policy_from_files
+from engine.rules.compile import compile_policy
+from engine.rules.durable import shared_adapter
+out = {}
+for scale in map(int, sys.argv[1:]):
+    files = synthetic_files(Path("policy"), scale)
+    t0 = time.perf_counter(); policy = policy_from_files(files)
+    t1 = time.perf_counter(); gate(policy)
+    t2 = time.perf_counter(); compiled = compile_policy(policy)
+    t3 = time.perf_counter(); registration = shared_adapter().register(compiled)
+    t4 = time.perf_counter(); shared_adapter().unregister(registration)
+    ms = lambda a, b: (b - a) * 1000
+    out[scale] = {"files": len(files), "matters": len(policy.matters), "rules": len(policy.rules),
+                  "parse_validate_ms": ms(t0, t1), "gate_ms": ms(t1, t2), "compile_ms": ms(t2, t3),
+                  "register_ms": ms(t3, t4), "total_ms": ms(t0, t4)}
+print(json.dumps(out))
+"""
+
+
+def load_figures(trees: dict[str, Path], scales: tuple[int, ...] = (1, 10, 100), reps: int = 3) -> dict[str, Any]:
+    """Load + validate, the activation gate, compile and register at each scale, for each
+    tree (e.g. "now" and "before": the baseline revision), each rep in a fresh process, the
+    trees interleaved; medians per tree and scale, and the ×10 → ×100 growth per rep."""
+    runs: dict[str, list[dict[str, dict[str, float]]]] = {name: [] for name in trees}
     for _ in range(reps):
-        t0 = time.perf_counter()
-        policy = policy_from_files(files)
-        t1 = time.perf_counter()
-        compiled = compile_policy(policy)
-        t2 = time.perf_counter()
-        registration = adapter.register(compiled)
-        t3 = time.perf_counter()
-        adapter.unregister(registration)
-        parse.append((t1 - t0) * 1000)
-        build.append((t2 - t1) * 1000)
-        register.append((t3 - t2) * 1000)
-    p, b, r = statistics.median(parse), statistics.median(build), statistics.median(register)
-    return {"files": len(files), "parse_validate_ms": p, "compile_ms": b, "register_ms": r, "total_ms": p + b + r}
+        for name, tree in trees.items():
+            out = subprocess.run([sys.executable, "-c", _LOAD_SNIPPET, *map(str, scales)], cwd=tree, capture_output=True, text=True, check=True)
+            runs[name].append({int(k): v for k, v in json.loads(out.stdout).items()})
+    figures: dict[str, Any] = {}
+    for name, per_rep in runs.items():
+        figures[name] = {
+            scale: {key: statistics.median(r[scale][key] for r in per_rep) for key in per_rep[0][scale]} for scale in scales
+        }
+        if 10 in scales and 100 in scales:
+            figures[name]["growth_10_100"] = statistics.median(r[100]["total_ms"] / r[10]["total_ms"] for r in per_rep)
+    return figures

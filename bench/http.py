@@ -1,8 +1,14 @@
-"""HTTP figures under wrk: POST /v1/cases/lead (access log and decision log on) next to a bare FastAPI
-endpoint returning a constant decision-shaped response (bench/bare_app.py), at c=1 and
-c=32, plus the batch endpoint's decisions/s. All servers run at once, one uvicorn worker
-each; the targets are measured round-robin in every repetition and ratios are per
-repetition against the bare endpoint of the same repetition."""
+"""HTTP figures under wrk: POST /v1/cases/lead as users serve it, next to a bare FastAPI
+endpoint on the same server stack (uvicorn + uvloop + httptools, one worker, access log on),
+and the rows of "what each change bought": the baseline revision as it was, then issue 17's
+changes one at a time (bench/variants.py). Every server runs at once; each repetition
+measures every target round-robin at c=1 and c=32, and ratios are per repetition against
+the bare endpoint (or the previous row) of the same repetition. Every lead server logs
+each decision to its own SQLite decision log (`synchronous=FULL`, the default).
+
+The cost of one durable commit on this disk (`commit_cost`) is measured beside them: with
+`synchronous=FULL` every commit waits for an fsync, which bounds c=1 whatever the code does.
+"""
 
 from __future__ import annotations
 
@@ -11,13 +17,18 @@ import os
 import random
 import re
 import shutil
+import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from io import BytesIO
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +39,34 @@ from engine.runtime import Runtime
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "out"
-PORTS = {"lead (cache on)": 8171, "lead (cache off)": 8172, "bare FastAPI": 8173}
+# main just before issue 17 (lean log writer, lead fast path, uvloop/httptools, gc.freeze).
+BASELINE = "e2369835501712f0c75e9de2db61f984437e7ab7"
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    argv: tuple[str, ...]  # after `python -m`; {port} is filled in
+    baseline: bool = False  # served from the baseline revision's tree
+    env: dict[str, str] = field(default_factory=dict)
+    lead: bool = True
+
+
+UVICORN = ("uvicorn", "--host", "127.0.0.1", "--port", "{port}", "--log-level", "info")
+SERVE = ("api.cli", "serve", "--host", "127.0.0.1", "--port", "{port}")
+TARGETS = (
+    Target("before: baseline, h11 + asyncio", (*UVICORN, "--loop", "asyncio", "--http", "h11", "api.http.main:app"), baseline=True),
+    Target("before: baseline, uvloop + httptools", (*UVICORN, "--loop", "uvloop", "--http", "httptools", "api.http.main:app"), baseline=True),
+    Target("+ lean log writer, orjson, cached answer bytes", (*UVICORN, "bench.variants:without_fast_path")),
+    Target("+ lead fast path", (*UVICORN, "bench.variants:without_gc_freeze")),
+    Target("+ gc.freeze(): tiaokuai serve --no-supervise", (*SERVE, "--no-supervise")),
+    Target("tiaokuai serve (supervised)", SERVE),
+    Target("tiaokuai serve, cache off", SERVE, env={"TIAOKUAI_DECISION_CACHE": "0"}),
+    Target("bare FastAPI (same stack)", (*UVICORN, "bench.bare_app:app"), lead=False),
+)
+BARE = "bare FastAPI (same stack)"
+SERVED = "tiaokuai serve (supervised)"
+STEPS = [t.name for t in TARGETS[:5]]  # the cumulative rows of "what each change bought"
 
 
 def bodies(n: int = 200, seed: int = 11) -> list[dict[str, Any]]:
@@ -59,22 +97,37 @@ def lua_script(items: list[dict[str, Any]], path: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def baseline_tree(into: Path) -> Path | None:
+    """The baseline revision's files (git archive), or None where git or the revision is missing."""
+    try:
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", BASELINE], capture_output=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    tree = into / "baseline"
+    with tarfile.open(fileobj=BytesIO(archive)) as tar:
+        tar.extractall(tree, filter="data")
+    return tree
+
+
 @contextmanager
-def server(app: str, port: int, env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+def server(argv: list[str], cwd: Path, port: int, env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
     with log.open("wb") as sink:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port), "--log-level", "info"],
-            cwd=ROOT, env={**os.environ, **env}, stdout=sink, stderr=subprocess.STDOUT,
-        )
+        proc = subprocess.Popen([sys.executable, "-m", *argv], cwd=cwd, env={**os.environ, **env}, stdout=sink, stderr=subprocess.STDOUT)
         try:
-            deadline = time.monotonic() + 60
+            deadline = time.monotonic() + 90
             while True:
                 try:
                     httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=2)
                     break
                 except httpx.HTTPError:
                     if time.monotonic() > deadline or proc.poll() is not None:
-                        raise RuntimeError(f"{app} did not start on {port}; see {log}") from None
+                        raise RuntimeError(f"{argv} did not start on {port}; see {log}") from None
                     time.sleep(0.2)
             yield proc
         finally:
@@ -112,36 +165,63 @@ def batch_rate(port: int, cases: list[dict[str, Any]], requests: int = 5) -> flo
         return requests * len(cases) / (time.perf_counter() - started)
 
 
+def commit_cost(directory: Path, commits: int = 300) -> dict[str, float]:
+    """µs per SQLite WAL commit of a 2 KB row here, `synchronous=FULL` (one fsync) and NORMAL."""
+    out: dict[str, float] = {}
+    for mode in ("FULL", "NORMAL"):
+        path = directory / f"commit-{mode}.sqlite3"
+        db = sqlite3.connect(path, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute(f"PRAGMA synchronous={mode}")
+        db.execute("CREATE TABLE t (x TEXT)")
+        times = []
+        for _ in range(commits):
+            started = time.perf_counter_ns()
+            db.execute("BEGIN IMMEDIATE")
+            db.execute("INSERT INTO t VALUES (?)", ("x" * 2000,))
+            db.execute("COMMIT")
+            times.append((time.perf_counter_ns() - started) / 1000)
+        db.close()
+        out[mode] = statistics.median(times[commits // 3 :])  # after the WAL stopped growing
+    return out
+
+
 def http_figures(reps: int = 3, seconds: int = 8) -> dict[str, Any]:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: run `make bench` (it installs Debian's wrk) or apt-get install wrk")
     OUT.mkdir(exist_ok=True)
     items = bodies()
     batch_cases = bodies(1000, seed=13)
-    results: dict[str, dict[int, list[dict[str, float]]]] = {name: {1: [], 32: []} for name in PORTS}
-    batch: dict[str, list[float]] = {"lead (cache on)": [], "lead (cache off)": []}
-    with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
-        script = str(Path(tmp) / "post.lua")
+    with tempfile.TemporaryDirectory() as tmp_name, ExitStack() as stack:
+        tmp = Path(tmp_name)
+        baseline = baseline_tree(tmp)
+        targets = [t for t in TARGETS if baseline is not None or not t.baseline]
+        script = str(tmp / "post.lua")
         Path(script).write_text(lua_script(items, "/v1/cases/lead"))
-        # Each server logs its decisions to its own SQLite decision log (the default configuration).
-        logs = {name: f"sqlite:///{Path(tmp) / f'log-{port}.sqlite3'}" for name, port in PORTS.items()}
-        stack.enter_context(server("api.http.main:app", PORTS["lead (cache on)"], {"TIAOKUAI_DATABASE_URL": logs["lead (cache on)"]}, OUT / "bench-lead-cache.log"))
-        stack.enter_context(
-            server("api.http.main:app", PORTS["lead (cache off)"], {"TIAOKUAI_DECISION_CACHE": "0", "TIAOKUAI_DATABASE_URL": logs["lead (cache off)"]}, OUT / "bench-lead-nocache.log")
-        )
-        stack.enter_context(server("bench.bare_app:app", PORTS["bare FastAPI"], {}, OUT / "bench-bare.log"))
-        for port in PORTS.values():
-            wrk(port, script, 8, 2)  # warm-up: imports, first decisions, caches
+        ports = {t.name: free_port() for t in targets}
+        for i, t in enumerate(targets):
+            port = ports[t.name]
+            # Each lead server logs its decisions to its own SQLite decision log (the default configuration).
+            env = {**t.env, "TIAOKUAI_DATABASE_URL": f"sqlite:///{tmp / f'log-{i}.sqlite3'}"}
+            argv = [a.replace("{port}", str(port)) for a in t.argv]
+            cwd = baseline if t.baseline and baseline is not None else ROOT
+            stack.enter_context(server(argv, cwd, port, env, OUT / f"bench-http-{i}.log"))
+        for t in targets:
+            wrk(ports[t.name], script, 8, 2)  # warm-up: imports, first decisions, caches
+        results: dict[str, dict[int, list[dict[str, float]]]] = {t.name: {1: [], 32: []} for t in targets}
+        batch: dict[str, list[float]] = {SERVED: [], "tiaokuai serve, cache off": []}
+        commits: list[dict[str, float]] = []
         for _ in range(reps):
             for connections in (1, 32):
-                for name, port in PORTS.items():
-                    results[name][connections].append(wrk(port, script, connections, seconds))
+                for t in targets:
+                    results[t.name][connections].append(wrk(ports[t.name], script, connections, seconds))
             for name in batch:
-                batch[name].append(batch_rate(PORTS[name], batch_cases))
-    summary: dict[str, Any] = {"reps": reps, "seconds": seconds, "targets": {}, "batch": {}}
+                batch[name].append(batch_rate(ports[name], batch_cases))
+            commits.append(commit_cost(tmp))
+    summary: dict[str, Any] = {"reps": reps, "seconds": seconds, "targets": {}, "batch": {}, "baseline": BASELINE if baseline else None}
     for name, by_c in results.items():
         for connections, runs in by_c.items():
-            bare = results["bare FastAPI"][connections]
+            bare = results[BARE][connections]
             summary["targets"][f"{name}|{connections}"] = {
                 "rate": statistics.median(r["rate"] for r in runs),
                 "p50_ms": statistics.median(r["p50_ms"] for r in runs),
@@ -149,8 +229,18 @@ def http_figures(reps: int = 3, seconds: int = 8) -> dict[str, Any]:
                 "non_2xx": sum(r["non_2xx"] for r in runs),
                 "socket_errors": sum(r["socket_errors"] for r in runs),
                 "ratio": statistics.median(r["rate"] / b["rate"] for r, b in zip(runs, bare, strict=True)),
+                "p99_ratio": statistics.median(r["p99_ms"] / b["p99_ms"] for r, b in zip(runs, bare, strict=True)),
                 "reps": [round(r["rate"]) for r in runs],
             }
+    steps = [s for s in STEPS if s in results]
+    summary["steps"] = {}
+    for connections in (1, 32):
+        for prev, cur in zip([None, *steps], steps, strict=False):
+            gain = 1.0 if prev is None else statistics.median(
+                a["rate"] / b["rate"] for a, b in zip(results[cur][connections], results[prev][connections], strict=True)
+            )
+            summary["steps"][f"{cur}|{connections}"] = gain
     for name, rates in batch.items():
         summary["batch"][name] = {"rate": statistics.median(rates), "reps": [round(r) for r in rates], "cases_per_request": len(batch_cases)}
+    summary["commit_us"] = {mode: statistics.median(c[mode] for c in commits) for mode in ("FULL", "NORMAL")}
     return summary

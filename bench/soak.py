@@ -1,4 +1,4 @@
-"""`make soak`: memory over 1 M in-process decisions and over a 5-minute HTTP load.
+"""`make soak`: memory over 1 M in-process decisions, over 1,000 reloads and over a 5-minute HTTP load.
 
 Prints RSS at intervals and writes the soak section of bench/results.md. Not part of
 `make test` (it takes ~10 minutes on the shared 2-core machine).
@@ -6,7 +6,9 @@ Prints RSS at intervals and writes the soak section of bench/results.md. Not par
 1. 1,000,000 decisions in-process with the decision cache off (durable_rules evaluates
    every one), then 1,000,000 with the default cache (10,000 entries) over more distinct
    cases than it holds, so it keeps evicting: RSS every 100,000 decisions.
-2. `tiaokuai serve` (supervised worker, access log on) under `wrk -c32` for 5 minutes,
+2. 1,000 hot reloads in one process (four versions of the policy that really differ),
+   durable_rules deciding under each: RSS every 100 reloads.
+3. `tiaokuai serve` (supervised worker, access log on) under `wrk -c32` for 5 minutes,
    the worker's RSS every 30 s; afterwards /healthz must show no restart.
 """
 
@@ -26,12 +28,10 @@ from typing import Any
 
 import httpx
 
-from bench.http import ROOT, bodies, lua_script
+from bench.http import ROOT, bodies, free_port, lua_script
 from bench.run import RESULTS, SOAK_BEGIN, SOAK_END
 from engine.analysis import space
 from engine.runtime import Runtime
-
-PORT = 8175
 
 
 def rss_mb(pid: int | str = "self") -> float:
@@ -59,19 +59,53 @@ def in_process(total: int, cache_size: int, distinct: int) -> dict[str, Any]:
     }
 
 
+def reloads(total: int, decisions_each: int = 30) -> dict[str, Any]:
+    """`total` hot swaps in one process, alternating four policy versions that really differ
+    (the sand-mining rule's priority), durable_rules deciding `decisions_each` cases under
+    each version; RSS every tenth of the way, and every 50th version's decisions compared
+    with the Python evaluator of the same compiled rules."""
+    from engine.lead.decide import decide
+    from engine.policy.load import policy_from_files, read_policy_dir
+    from engine.rules.evaluate import PythonRules
+
+    files = read_policy_dir(ROOT / "policy")
+    versions = []
+    for k in range(4):
+        changed = dict(files)
+        changed["rules/integrated.yaml"] = files["rules/integrated.yaml"].replace("priority: 0", f"priority: {k}", 1) + f"\n# soak version {k}\n"
+        versions.append(policy_from_files(changed))
+    runtime = Runtime.from_files(files)
+    cases = random.Random(5).sample(list(space.cases(runtime.policy)), 400)
+    samples: list[tuple[int, float]] = [(0, rss_mb())]
+    mismatches = 0
+    started = time.perf_counter()
+    for i in range(1, total + 1):
+        active = runtime.swap(versions[i % len(versions)], "soak")
+        for case in random.Random(i).sample(cases, decisions_each):
+            got = runtime.decide_uncached(case)
+            if i % 50 == 0:
+                mismatches += got.to_dict() != decide(case, active.compiled, PythonRules(active.compiled).fire).to_dict()
+        if i % (total // 10) == 0:
+            samples.append((i, rss_mb()))
+            print(f"  reloads {i:>6,}: RSS {samples[-1][1]:.1f} MB", file=sys.stderr, flush=True)
+    return {"total": total, "decisions_each": decisions_each, "seconds": time.perf_counter() - started, "samples": samples,
+            "growth_after_first_interval_mb": samples[-1][1] - samples[1][1], "mismatches": mismatches}
+
+
 def http_soak(seconds: int, interval: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "TIAOKUAI_DATABASE_URL": f"sqlite:///{Path(tmp) / 'log.sqlite3'}"}
         log = Path(tmp) / "serve.log"
         script = Path(tmp) / "post.lua"
         script.write_text(lua_script(bodies(2000, seed=5), "/v1/cases/lead"))
+        port = free_port()
         with log.open("wb") as sink:
-            server = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(PORT)], cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT)
+            server = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port)], cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT)
         try:
             deadline = time.monotonic() + 60
             while True:
                 try:
-                    health = httpx.get(f"http://127.0.0.1:{PORT}/healthz", timeout=5).json()
+                    health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).json()
                     break
                 except httpx.HTTPError:
                     if time.monotonic() > deadline:
@@ -79,7 +113,7 @@ def http_soak(seconds: int, interval: int) -> dict[str, Any]:
                     time.sleep(0.2)
             pid = health["worker"]["pid"]
             load = subprocess.Popen(
-                ["wrk", "-t1", "-c32", f"-d{seconds}s", "--timeout", "5s", "--latency", "-s", str(script), f"http://127.0.0.1:{PORT}"],
+                ["wrk", "-t1", "-c32", f"-d{seconds}s", "--timeout", "5s", "--latency", "-s", str(script), f"http://127.0.0.1:{port}"],
                 stdout=subprocess.PIPE, text=True,
             )
             samples: list[tuple[int, float]] = [(0, rss_mb(pid))]
@@ -91,7 +125,7 @@ def http_soak(seconds: int, interval: int) -> dict[str, Any]:
                     samples.append((elapsed, rss_mb(pid)))
                     print(f"  http t={elapsed:>4}s: worker RSS {samples[-1][1]:.1f} MB", file=sys.stderr, flush=True)
             out = load.communicate()[0]
-            after = httpx.get(f"http://127.0.0.1:{PORT}/healthz", timeout=5).json()
+            after = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).json()
         finally:
             server.terminate()
             server.wait(timeout=30)
@@ -104,13 +138,24 @@ def http_soak(seconds: int, interval: int) -> dict[str, Any]:
     }
 
 
-def write(runs: list[dict[str, Any]], http: dict[str, Any] | None) -> None:
+def write(runs: list[dict[str, Any]], reload: dict[str, Any] | None, http: dict[str, Any] | None) -> None:
     lines = [SOAK_BEGIN, "## Soak (`make soak`, bench/soak.py)", "", f"Run on {time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC; load average then {' / '.join(f'{x:.2f}' for x in os.getloadavg())}.", ""]
     lines += ["| in-process run | distinct cases | decisions | decisions/s | RSS MB at 0 / 100k / … / 1M | growth after the first 100k |", "|---|---|---|---|---|---|"]
     for r in runs:
         label = "cache off (durable_rules every time)" if r["cache"] == 0 else f"cache {r['cache']:,} entries (evicting)"
         series = " / ".join(f"{mb:.1f}" for _, mb in r["samples"])
         lines.append(f"| {label} | {r['distinct']:,} | {r['total']:,} | {r['rate']:,.0f} | {series} | {r['growth_after_first_interval_mb']:+.1f} MB |")
+    if reload is not None:
+        series = " / ".join(f"{mb:.1f}" for _, mb in reload["samples"])
+        lines += [
+            "",
+            (
+                f"Reloads: {reload['total']:,} hot swaps in one process (`Runtime.swap`, four versions that differ in a rule's "
+                f"priority, {reload['decisions_each']} durable_rules decisions under each; every 50th version checked against the "
+                f"Python evaluator: {reload['mismatches']} mismatches), {reload['seconds']:.0f} s. RSS MB at 0 / 10 % / … / 100 %: "
+                f"{series} (growth {reload['growth_after_first_interval_mb']:+.1f} MB after the first tenth)."
+            ),
+        ]
     if http is not None:
         series = " / ".join(f"{mb:.1f}" for _, mb in http["samples"])
         lines += [
@@ -135,12 +180,14 @@ def write(runs: list[dict[str, Any]], http: dict[str, Any] | None) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--decisions", type=int, default=1_000_000)
+    parser.add_argument("--reloads", type=int, default=1000)
     parser.add_argument("--http-seconds", type=int, default=300)
     args = parser.parse_args()
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     runs = [in_process(args.decisions, 0, 5000), in_process(args.decisions, 10_000, 13_680)]
+    reload = reloads(args.reloads) if args.reloads > 0 else None
     http = http_soak(args.http_seconds, 30) if args.http_seconds > 0 else None
-    write(runs, http)
+    write(runs, reload, http)
     print(f"wrote the soak section of {RESULTS}", file=sys.stderr)
 
 
