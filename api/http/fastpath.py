@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 from api.http.auth import authorized
+from api.http.body_limits import replaying
 from api.http.routes.lead import answer
 from api.http.schemas.lead import LeadRequestV1
 
@@ -85,7 +86,7 @@ class LeadFastPath:
             except Exception:  # noqa: BLE001 - the full app gives the error its answer
                 answered = False
         if not answered:
-            await self.inner(scope, _replay(body, size > settings.max_body_bytes, receive), send)
+            await self.inner(scope, replaying(body, size > settings.max_body_bytes, receive), send)
             return
         try:
             await state.decision_log.append("lead", body, content, used, decision_id, request.reference)
@@ -110,17 +111,3 @@ class LeadFastPath:
 
 async def _no_body() -> Message:
     return {"type": "http.request", "body": b"", "more_body": False}
-
-
-def _replay(body: bytes, more: bool, receive: Receive) -> Receive:
-    """The request's body as read so far, then the rest from the client."""
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": more}
-        return await receive()
-
-    return replay
