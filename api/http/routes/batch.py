@@ -4,7 +4,7 @@ POST /v1/cases/lead."""
 from __future__ import annotations
 
 import asyncio
-from concurrent.futures import Future
+from collections.abc import Coroutine
 from typing import Any
 
 from fastapi import APIRouter, Response
@@ -14,7 +14,7 @@ from api.http.deps import DecisionLogDep, RuntimeDep, new_decision_id, today
 from api.http.logged import policy_used
 from api.http.schemas.common import ErrorV1
 from api.http.schemas.lead import LeadBatchRequestV1, LeadBatchResponseV1
-from engine import CaseError, Runtime, json_bytes
+from engine import CaseError, Runtime, json_bytes, response_bytes
 from engine.lead import Decision
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"])
@@ -57,7 +57,7 @@ async def lead_batch(runtime: RuntimeDep, decision_log: DecisionLogDep, body: Le
     # NOTE: a full batch keeps the engine busy for tens of milliseconds: off the event loop.
     outcomes = await run_in_threadpool(decide_batch, runtime, body)
     parts: list[bytes] = []
-    pending: list[Future[Any]] = []
+    pending: list[Coroutine[Any, Any, Any]] = []
     errors = 0
     for item, outcome in zip(body.cases, outcomes, strict=True):
         if isinstance(outcome, dict):
@@ -65,10 +65,10 @@ async def lead_batch(runtime: RuntimeDep, decision_log: DecisionLogDep, body: Le
             parts.append(json_bytes(outcome))
             continue
         decision_id = new_decision_id()
-        content = json_bytes({"decision_id": decision_id, **outcome.to_dict()})
+        content = response_bytes(decision_id, outcome)
         used = policy_used(outcome.policy["digest"], policy, runtime.policy)
-        pending.append(decision_log.submit("lead", item.model_dump(mode="json", exclude_unset=True), content, used, decision_id))
+        pending.append(decision_log.append("lead", item.model_dump(mode="json", exclude_unset=True), content, used, decision_id, item.reference))
         parts.append(content)
-    await asyncio.gather(*(asyncio.wrap_future(f) for f in pending))  # LogError → 503, nothing answered
+    await asyncio.gather(*pending)  # LogError → 503, nothing answered
     tail = b'],"total":%d,"errors":%d}' % (len(parts), errors)
     return Response(b'{"results":[' + b",".join(parts) + tail, media_type="application/json")
