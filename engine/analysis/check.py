@@ -35,6 +35,7 @@ from engine.lead.decide import decide
 from engine.lead.decision import Case, Decision
 from engine.lead.facts import build_fact
 from engine.policy.index import Policy
+from engine.policy.lifecycle import validate_cases
 from engine.policy.load import load_policy, policy_from_files
 from engine.policy.locate import Locator
 from engine.policy.model import TEAM_REF, TOWNSHIP_REF, AttributeType, Comparison, Dated, Rule, RuleKind
@@ -190,6 +191,8 @@ def static_findings(policy: Policy) -> list[Finding]:
     found: list[Finding] = []
     for check in (_structural, _org_references, _delegations, _hubs, _lead_and_support, _matter_references, _unsatisfiable):
         found += check(ctx)
+    # the case chapter's errors already stop loading; its warnings are findings here
+    found += [f for f in validate_cases(policy) if f.severity == "warning"]
     return _ordered(found)
 
 

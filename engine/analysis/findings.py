@@ -40,6 +40,10 @@ KINDS: dict[str, Kind] = {
         Kind("hub_serves_own_team", "warning", "static", "a 1+X hub serves a township whose own enforcement team always acts instead"),
         Kind("expired_reference", "warning", "static", "a clause still names a matter after the matter has ended"),
         Kind("structural_limit", "error", "static", "the compiled rules would cross a durable_rules structural limit (hang or crash)"),
+        Kind("unreachable_state", "warning", "static", "no event leads from the lifecycle's initial state to this state"),
+        Kind("no_way_out", "warning", "static", "a case in this lifecycle state can never reach a final state"),
+        Kind("limit_never_started", "warning", "static", "a time limit a clause names that no lifecycle clock runs, or a clock that runs only in unreachable states"),
+        Kind("calendar_gap", "warning", "static", "a year missing from the calendar, or a swapped working day on a weekday"),
     )
 }
 

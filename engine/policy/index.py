@@ -14,7 +14,9 @@ from functools import cached_property
 
 from engine.policy.model import (
     Attribute,
+    Calendar,
     Delegation,
+    Lifecycle,
     Manifest,
     Matter,
     Organization,
@@ -52,6 +54,10 @@ class Policy:
     digest: str
     files: Mapping[str, str] = field(repr=False)
     extensions: Mapping[str, object] = field(default_factory=dict, repr=False)
+    lifecycle: Lifecycle | None = None  # the case lifecycle (policy/lifecycle.yaml)
+    lifecycle_file: str | None = None
+    calendar: Calendar | None = None  # the official calendar of holidays and swapped working days
+    calendar_file: str | None = None
 
     @property
     def id(self) -> str:

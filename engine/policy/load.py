@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from engine.errors import Finding, PolicyError
 from engine.policy.grid import EXTENSION, grid_from_files, validate_grid
 from engine.policy.index import Location, Policy
+from engine.policy.lifecycle import validate_cases
 from engine.policy.model import SECTIONS, PolicyFile
 from engine.policy.validate import validate_references
 
@@ -237,6 +238,15 @@ def _policy_from_files(files: dict[str, str]) -> Policy:
                 hint="put it in policy.yaml",
             )
         )
+    chapters: dict[str, list[str]] = {"lifecycle": [], "calendar": []}  # files holding each one-off section
+    for name, model in parsed:
+        for section, holders in chapters.items():
+            if getattr(model, section) is not None:
+                holders.append(name)
+    for section, holders in chapters.items():
+        if len(holders) > 1:
+            findings.append(Finding("duplicate_section", f"`{section}:` is given in {len(holders)} files: {', '.join(holders)}", holders[1], 1,
+                                    hint="keep one"))
     grid, grid_findings = grid_from_files(parsed) if not findings else (None, [])
     findings.extend(grid_findings)
     if findings:
@@ -255,8 +265,12 @@ def _policy_from_files(files: dict[str, str]) -> Policy:
         digest=digest_files(files),
         files=dict(files),
         extensions={EXTENSION: grid} if grid is not None else {},
+        lifecycle=next((m.lifecycle for _, m in parsed if m.lifecycle is not None), None),
+        lifecycle_file=next(iter(chapters["lifecycle"]), None),
+        calendar=next((m.calendar for _, m in parsed if m.calendar is not None), None),
+        calendar_file=next(iter(chapters["calendar"]), None),
     )
-    findings = [f for f in [*validate_references(policy), *validate_grid(policy)] if f.severity == "error"]
+    findings = [f for f in [*validate_references(policy), *validate_grid(policy), *validate_cases(policy)] if f.severity == "error"]
     if findings:
         raise PolicyError(findings)
     return policy

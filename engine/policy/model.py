@@ -484,6 +484,160 @@ class GridCriterion(Dated):
         return {key: as_test(cond) for key, cond in self.when.items()}
 
 
+# --- the official calendar (放假调休安排) ---------------------------------------------------
+
+
+class HolidaySpan(Strict):
+    """Days off in a row (放假), weekends inside the span included."""
+
+    name: str
+    from_: date = Field(alias="from")
+    to: date
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> HolidaySpan:
+        if self.to < self.from_:
+            raise ValueError("`to` must not be earlier than `from`")
+        return self
+
+
+class SwappedWorkday(Strict):
+    """A weekend day that is a working day (调休上班) in exchange for a holiday."""
+
+    date: date
+    for_: str = Field(alias="for", description="the holiday it is swapped for")
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class CalendarYear(Strict):
+    """One year's schedule, as the State Council General Office's notice gives it."""
+
+    year: int = Field(ge=1949, le=2200)
+    notice: str | None = None
+    holidays: tuple[HolidaySpan, ...] = ()
+    workdays: tuple[SwappedWorkday, ...] = ()
+
+
+class Calendar(Strict):
+    """`calendar:`: which days are working days, year by year; Monday–Friday past the last year."""
+
+    id: Id
+    name: str
+    name_en: str | None = None
+    timezone: str = Field(default="Asia/Shanghai", pattern=r"^Asia/Shanghai$", description="China time (UTC+8, no DST)")
+    basis: tuple[Basis, ...] = Field(min_length=1)
+    source: str | None = None
+    years: tuple[CalendarYear, ...] = Field(min_length=1)
+
+
+# --- the case lifecycle (吹哨报到 → 签收 → 报到 → 办结) ---------------------------------------
+
+
+class Role(StrEnum):
+    """Who may act on a case, relative to the case."""
+
+    lead = "lead"  # 牵头部门 named by the decision (or the ruling)
+    support = "support"  # 协同部门
+    township = "township"  # 属地乡镇(街道), who blew the whistle
+    centre = "centre"  # the county social governance centre (policy.dispatch.to)
+    arbiter = "arbiter"  # 编办 (policy.disputes.arbiter)
+
+
+class LifecycleState(Strict):
+    id: Id
+    name: str
+    name_en: str | None = None
+    final: bool = Field(default=False, description="the case is finished here (reopen may still leave it)")
+    description: str | None = None
+
+
+class Transition(Strict):
+    """An event that moves a case `from` one of some states `to` another (`to` omitted: it stays)."""
+
+    event: Id
+    name: str
+    name_en: str | None = None
+    from_: tuple[Id, ...] = Field(alias="from", min_length=1)
+    to: Id | None = None
+    by: tuple[Role, ...] = Field(min_length=1)
+    reason_required: bool = False
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class ClockSpec(Strict):
+    """A time limit that runs while the case is in `runs_in` (it starts on entering the first)."""
+
+    limit: Id = Field(description="a time-limit key of the decisions (sign, contact, report_in, handle …)")
+    runs_in: tuple[Id, ...] = Field(min_length=1)
+    default: TimeLimit | None = Field(default=None, description="used when the decision names no such limit")
+
+
+class ReturnReason(Strict):
+    """A valid reason to return a case (退单)."""
+
+    id: Id
+    name: str
+    name_en: str | None = None
+    description: str | None = None
+
+
+class Escalation(Strict):
+    """What follows an overdue limit: 催办 the next working day, 通报 later."""
+
+    id: Id
+    name: str
+    after_due: TimeLimit
+
+
+class Extensions(Strict):
+    """Which limits may be extended (申请延期, only before they are due), and how often."""
+
+    limits: tuple[Id, ...] = Field(min_length=1)
+    max_times: int = Field(default=1, ge=1, le=10, description="per limit and case")
+
+
+class Lifecycle(Strict):
+    """`lifecycle:`: states, transitions, who acts, clocks, return reasons, warnings."""
+
+    id: Id
+    name: str
+    name_en: str | None = None
+    initial: Id
+    opened_by: tuple[Role, ...] = Field(default=(Role.township, Role.centre), min_length=1)
+    states: tuple[LifecycleState, ...] = Field(min_length=1)
+    transitions: tuple[Transition, ...] = Field(min_length=1)
+    clocks: tuple[ClockSpec, ...] = ()
+    return_reasons: tuple[ReturnReason, ...] = ()
+    warn_at: float = Field(default=0.8, gt=0, lt=1, description="share of a limit after which it shows amber")
+    escalations: tuple[Escalation, ...] = ()
+    extensions: Extensions | None = None
+    basis: tuple[Basis, ...] = Field(min_length=1)
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _unique(self) -> Lifecycle:
+        for name, ids in (
+            ("states", [s.id for s in self.states]),
+            ("clocks", [c.limit for c in self.clocks]),
+            ("return_reasons", [r.id for r in self.return_reasons]),
+            ("escalations", [e.id for e in self.escalations]),
+        ):
+            duplicates = sorted({i for i in ids if ids.count(i) > 1})
+            if duplicates:
+                raise ValueError(f"`{name}` lists {', '.join(duplicates)} more than once")
+        seen: set[tuple[str, str]] = set()
+        for t in self.transitions:
+            for state in t.from_:
+                if (t.event, state) in seen:
+                    raise ValueError(f"event `{t.event}` has two transitions from `{state}`")
+                seen.add((t.event, state))
+        return self
+
+
 class PolicyFile(Strict):
     """One YAML file under policy/: any subset of the sections below."""
 
@@ -497,6 +651,8 @@ class PolicyFile(Strict):
     grid_admission: GridAdmission | None = None
     grid_fields: tuple[GridField, ...] = ()
     grid_criteria: tuple[GridCriterion, ...] = ()
+    lifecycle: Lifecycle | None = None
+    calendar: Calendar | None = None
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 

@@ -58,6 +58,10 @@ EXPECTED: dict[str, list[tuple[str, str, str, str | None]]] = {
     "hub_serves_own_team": [("hub_serves_own_team", "town-a", "serves: [town-b, town-c]", None)],
     "expired_reference": [("expired_reference", "R-OLD", "matter: [M1, M2]", None)],
     "structural_limit": [("structural_limit", "R-WIDE", "level: [1, 2, 3", None)],
+    "unreachable_state": [("unreachable_state", "fx-life", "id: parked", None)],
+    "no_way_out": [("no_way_out", "fx-life", "id: stuck", None)],
+    "limit_never_started": [("limit_never_started", "M1", "id: M1", None)],
+    "calendar_gap": [("calendar_gap", "fx-cal", "year: 2026", None)],
     "clean": [],
 }
 
