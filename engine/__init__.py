@@ -9,12 +9,22 @@ facades api/ imports; nothing outside the engine reaches into a submodule.
 """
 
 from engine.errors import (
+    ActorNotAllowed,
+    ActorNotOnCase,
     CaseError,
+    CaseEventError,
+    CaseExists,
+    CaseNotFound,
     CompileError,
+    DeadlinePassed,
+    DisputeState,
     EngineFailure,
     ErrorCode,
+    EventInvalid,
+    ExtensionRefused,
     Finding,
     LogError,
+    NoLifecycle,
     PolicyError,
     ProposalError,
     RecordNotFound,
@@ -22,6 +32,7 @@ from engine.errors import (
     RowError,
     SheetError,
     TiaokuaiError,
+    TransitionNotAllowed,
 )
 from engine.lead import Case, Decision, decide
 from engine.policy import Policy, load_policy, policy_from_files
@@ -32,6 +43,17 @@ from engine.runtime import Runtime
 from engine.version import ENGINE_VERSION
 
 __all__ = [
+    "ActorNotAllowed",
+    "ActorNotOnCase",
+    "CaseEventError",
+    "CaseExists",
+    "CaseNotFound",
+    "DeadlinePassed",
+    "DisputeState",
+    "EventInvalid",
+    "ExtensionRefused",
+    "NoLifecycle",
+    "TransitionNotAllowed",
     "ENGINE_VERSION",
     "Case",
     "CaseError",

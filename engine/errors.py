@@ -62,6 +62,20 @@ class ErrorCode(StrEnum):
     NOT_REPLAYABLE = "not_replayable"
     SHEET_REJECTED = "sheet_rejected"
     INTERNAL_ERROR = "internal_error"
+    # the case lifecycle
+    ILLEGAL_TRANSITION = "illegal_transition"
+    DEADLINE_PASSED = "deadline_passed"
+    EXTENSION_REFUSED = "extension_refused"
+    DISPUTE_STATE = "dispute_state"
+    ACTOR_NOT_ON_CASE = "actor_not_on_case"
+    ACTOR_NOT_ALLOWED = "actor_not_allowed"
+    ACTOR_MISMATCH = "actor_mismatch"
+    INVALID_EVENT = "invalid_event"
+    CASE_NOT_FOUND = "case_not_found"
+    CASE_EXISTS = "case_exists"
+    NO_LIFECYCLE = "no_lifecycle"
+    NOT_A_LEAD_DECISION = "not_a_lead_decision"
+    FUTURE_TIME = "future_time"
 
 
 @dataclass(frozen=True)
@@ -172,3 +186,76 @@ class SheetError(TiaokuaiError):
         self.errors = errors
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         super().__init__((errors[0].render() if errors else "invalid sheet") + more)
+
+
+# --- the case lifecycle (engine.cases) ----------------------------------------------------
+
+
+class CaseEventError(TiaokuaiError):
+    """An event a case cannot take; `status` and `code` say how the API answers, `extra`
+    adds fields to the error body (e.g. `allowed`: the events the case may take now)."""
+
+    status = 409
+    code = ErrorCode.ILLEGAL_TRANSITION
+
+    def __init__(self, message: str, hint: str | None = None, field: str | None = None, **extra: Any) -> None:
+        super().__init__(message)
+        self.message, self.hint, self.field, self.extra = message, hint, field, extra
+
+
+class TransitionNotAllowed(CaseEventError):
+    """The lifecycle allows no such event in the case's state (409, naming the allowed ones)."""
+
+    status, code = 409, ErrorCode.ILLEGAL_TRANSITION
+
+
+class DeadlinePassed(CaseEventError):
+    """An extension asked for after its limit fell due."""
+
+    status, code = 409, ErrorCode.DEADLINE_PASSED
+
+
+class ExtensionRefused(CaseEventError):
+    """A limit already extended as often as the lifecycle allows."""
+
+    status, code = 409, ErrorCode.EXTENSION_REFUSED
+
+
+class DisputeState(CaseEventError):
+    """A ruling without an open dispute, or a second return while one is open."""
+
+    status, code = 409, ErrorCode.DISPUTE_STATE
+
+
+class ActorNotOnCase(CaseEventError):
+    """The actor is not the lead, a support, the township, the centre or the arbiter."""
+
+    status, code = 403, ErrorCode.ACTOR_NOT_ON_CASE
+
+
+class ActorNotAllowed(CaseEventError):
+    """The actor is on the case, but its role may not take this event."""
+
+    status, code = 403, ErrorCode.ACTOR_NOT_ALLOWED
+
+
+class EventInvalid(CaseEventError):
+    """An event with a missing or invalid field (reason, limit, lead, time)."""
+
+    status, code = 422, ErrorCode.INVALID_EVENT
+
+
+class CaseNotFound(TiaokuaiError):
+    """No case with that id."""
+
+
+class CaseExists(TiaokuaiError):
+    """The decision already has a case."""
+
+    def __init__(self, message: str, case_id: str) -> None:
+        super().__init__(message)
+        self.case_id = case_id
+
+
+class NoLifecycle(TiaokuaiError):
+    """The active policy has no `lifecycle:` section: cases cannot be opened."""

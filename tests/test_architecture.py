@@ -4,7 +4,7 @@ there is no import cycle, every engine error has an HTTP mapping, the README map
 Layers, lowest first (a module may import its own package and any lower layer, never a higher
 one or a sibling package of its own layer):
 
-    errors, version  ←  policy  ←  rules  ←  lead, admission, listing  ←  analysis, log
+    errors, version  ←  policy  ←  rules  ←  lead, admission, listing  ←  analysis, log  ←  cases
                      ←  runtime, reload, replay (engine/*.py)  ←  api
 """
 
@@ -25,7 +25,8 @@ LAYERS: dict[str, int] = {
     "rules": 2,
     "lead": 3, "admission": 3, "listing": 3,
     "analysis": 4, "log": 4,
-    "runtime": 5, "reload": 5, "replay": 5,
+    "cases": 5,
+    "runtime": 6, "reload": 6, "replay": 6,
 }  # fmt: skip
 TOP_LEVEL = {"runtime", "reload", "replay"}  # one layer, one "package": they may import each other
 
