@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from api.cli import audit, check, decide, diff, listing, replay, review, schema, serve
+from api.cli import audit, check, deadline, decide, diff, listing, replay, review, schema, serve
 
 app = typer.Typer(help="tiaokuai 条块: responsibility determination policy service", no_args_is_help=True)
 app.command()(check.check)
@@ -22,6 +22,7 @@ app.command()(review.review)
 app.add_typer(audit.audit_app, name="audit")
 app.command()(replay.replay)
 app.command()(diff.diff)
+app.command()(deadline.deadline)
 app.command()(listing.export)
 app.command("import")(listing.import_)
 app.command()(listing.report)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 
 from fastapi import Depends, FastAPI
 from starlette.types import ASGIApp
@@ -13,10 +14,14 @@ from api.http import errors
 from api.http.auth import protected
 from api.http.body_limits import BodyLimit, reject_unknown_query
 from api.http.fastpath import LeadFastPath
-from api.http.routes import admin, admission, batch, catalogue, decisions, lead, system
+from api.http.logged import decide_logged
+from api.http.routes import admin, admission, batch, catalogue, decisions, lead, lifecycle, system
+from api.http.schemas.common import ErrorV1
 from api.settings import Settings
 from api.web import router as web_router
+from api.web.cases import router as case_pages
 from engine import ENGINE_VERSION, Runtime
+from engine.cases import CaseService, CaseStore
 from engine.log import open_log
 
 
@@ -36,6 +41,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     gc.freeze()
     yield
     # Everything queued is committed before the process lets go of the decision log.
+    app.state.cases.store.close()
     app.state.decision_log.close()
 
 
@@ -54,6 +60,11 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.state.runtime = runtime or Runtime.from_dir(settings.policy_dir, settings.decision_cache)
     app.state.decision_log = open_log(settings.database_url, ENGINE_VERSION, sqlite_synchronous=settings.sqlite_synchronous)
     app.state.decision_log.store_policy(app.state.runtime.policy)
+    runtime_, log_ = app.state.runtime, app.state.decision_log
+    app.state.clock = lambda: datetime.now(UTC)  # the case lifecycle's "now" (tests set their own)
+    app.state.cases = CaseService(
+        CaseStore(log_.db), log_, lambda: runtime_.policy, lambda case, request: decide_logged(runtime_, log_, case, request)
+    )
     errors.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     auth = settings.auth
@@ -65,4 +76,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(decisions.router, **protected("decisions:read", auth))
     app.include_router(web_router, **protected("list:read", auth))
     app.include_router(admin.router, **protected("policy:admin", auth, 413))
+    # the lifecycle's routes check their own scopes (cases:act, cases:arbitrate, cases:read)
+    case_errors: dict[int | str, dict[str, object]] = {code: {"model": ErrorV1} for code in (401, 403, 404, 409, 413, 422, 503)}
+    app.include_router(lifecycle.router, responses=case_errors)
+    app.include_router(case_pages, **protected("cases:read", auth))
     return app

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request, params
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from api.tokens import AuthConfig, Scope
+from api.tokens import AuthConfig, Scope, Token
 from engine import ErrorCode
 
 
@@ -41,14 +41,14 @@ def authorized(config: AuthConfig, scope: Scope, authorization: bytes | None) ->
     return token is not None and scope in token.scopes
 
 
-def require(scope: Scope) -> Callable[..., Awaitable[None]]:
+def require(scope: Scope) -> Callable[..., Awaitable[Token | None]]:
     """A route dependency: the request must carry a bearer token with `scope`
     (unless the configuration leaves that scope open)."""
 
-    async def check(request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> None:
+    async def check(request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Token | None:
         config: AuthConfig = request.app.state.settings.auth
         if config.is_open(scope):
-            return
+            return None
         if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
             raise AuthError(401, ErrorCode.UNAUTHORIZED, f"this needs a bearer token with scope `{scope}`", "send Authorization: Bearer <token>")
         token = config.authenticate(credentials.credentials)
@@ -56,9 +56,18 @@ def require(scope: Scope) -> Callable[..., Awaitable[None]]:
             raise AuthError(401, ErrorCode.UNAUTHORIZED, "the bearer token is not valid", "check the token with the service's operator")
         if scope not in token.scopes:
             raise AuthError(403, ErrorCode.INSUFFICIENT_SCOPE, f"token `{token.name}` lacks scope `{scope}`", f"use a token with scope `{scope}`")
+        return token
 
     check.__name__ = f"require_{scope.replace(':', '_')}"
     return check
+
+
+Principal = Token  # who acts on a case: the token's name and, if bound, its organization
+
+
+def acting(scope: Scope) -> Any:
+    """A route parameter's default: the token acting with `scope` (None while it is open)."""
+    return Depends(require(scope))
 
 
 def dependency(scope: Scope) -> list[params.Depends]:

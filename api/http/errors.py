@@ -15,16 +15,27 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.http.auth import AuthError
 from engine import (
+    ActorNotAllowed,
+    ActorNotOnCase,
     CaseError,
+    CaseEventError,
+    CaseExists,
+    CaseNotFound,
     CompileError,
+    DeadlinePassed,
+    DisputeState,
     EngineFailure,
     ErrorCode,
+    EventInvalid,
+    ExtensionRefused,
     LogError,
+    NoLifecycle,
     PolicyError,
     RecordNotFound,
     ReplayError,
     SheetError,
     TiaokuaiError,
+    TransitionNotAllowed,
 )
 
 log = logging.getLogger("tiaokuai.api")
@@ -135,6 +146,27 @@ def install(app: FastAPI) -> None:
     async def _sheet(_: Request, exc: SheetError) -> JSONResponse:
         problems = [e.render() for e in exc.errors]
         return error_response(422, ErrorCode.SHEET_REJECTED, str(exc), hint="nothing was written", problems=problems)
+
+    async def _case_event(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, CaseEventError)
+        return error_response(exc.status, exc.code, exc.message, exc.field, exc.hint, **exc.extra)
+
+    # each class by name: the handler table is looked up by exact class first
+    for event_error in (CaseEventError, TransitionNotAllowed, DeadlinePassed, ExtensionRefused, DisputeState,
+                        ActorNotOnCase, ActorNotAllowed, EventInvalid):
+        app.add_exception_handler(event_error, _case_event)
+
+    @app.exception_handler(CaseNotFound)
+    async def _case_missing(_: Request, exc: CaseNotFound) -> JSONResponse:
+        return error_response(404, ErrorCode.CASE_NOT_FOUND, str(exc), hint="case ids come from POST /v1/cases")
+
+    @app.exception_handler(CaseExists)
+    async def _case_exists(_: Request, exc: CaseExists) -> JSONResponse:
+        return error_response(409, ErrorCode.CASE_EXISTS, str(exc), "decision_id", f"GET /v1/cases/{exc.case_id}", case_id=exc.case_id)
+
+    @app.exception_handler(NoLifecycle)
+    async def _no_lifecycle(_: Request, exc: NoLifecycle) -> JSONResponse:
+        return error_response(404, ErrorCode.NO_LIFECYCLE, str(exc), hint="add a `lifecycle:` section to the policy")
 
     @app.exception_handler(TiaokuaiError)
     async def _engine_error(_: Request, exc: TiaokuaiError) -> JSONResponse:

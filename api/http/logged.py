@@ -7,13 +7,15 @@ commit), and only then sends those same bytes.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
 from fastapi import Request, Response
 
-from engine import EngineFailure, ReplayError, Runtime, json_bytes, response_bytes
-from engine.log import DecisionLog, Record
+from engine import Case, EngineFailure, ReplayError, Runtime, json_bytes, response_bytes
+from engine.log import DecisionLog, Record, new_record_id
 from engine.policy import Policy
 
 
@@ -37,6 +39,19 @@ async def send_logged(
     content = json_bytes(payload)
     await decision_log.append(kind, await request.body(), content, policy, record_id)  # LogError → 503
     return Response(content, media_type="application/json")
+
+
+def decide_logged(runtime: Runtime, decision_log: DecisionLog, case: Case, request: Mapping[str, Any]) -> dict[str, Any]:
+    """Decide `case` and log it as a `lead` record before returning the answer body (blocking):
+    the case lifecycle's decide-and-open and its re-decisions on a return, logged like
+    POST /v1/cases/lead (`request` is the lead request as the engine was asked it)."""
+    policy = runtime.policy
+    decision = runtime.decide(case)
+    record_id = new_record_id()
+    content = response_bytes(record_id, decision)
+    decision_log.log("lead", json_bytes(dict(request)), content, policy_used(decision.policy["digest"], policy, runtime.policy), record_id)
+    answer: dict[str, Any] = json.loads(content)
+    return answer
 
 
 def replay_admission(runtime: Runtime, record: Record) -> bytes:
