@@ -54,6 +54,7 @@ wrk:
 
 bench: $(STAMP) wrk
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.cases
 
 soak: $(STAMP) wrk
 	$(BIN)/python -m bench.soak

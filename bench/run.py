@@ -22,7 +22,14 @@ from bench.engine import engine_figures, load_figures
 from bench.http import ROOT, baseline_tree, http_figures
 
 RESULTS = Path(__file__).resolve().parent / "results.md"
-SOAK_BEGIN, SOAK_END = "<!-- soak:begin -->", "<!-- soak:end -->"
+
+
+def markers(name: str) -> tuple[str, str]:
+    """The comments around a section that another command writes (kept by `make bench`)."""
+    return f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+
+
+SOAK_BEGIN, SOAK_END = markers("soak")
 TARGET_P50, TARGET_P99 = 60.0, 300.0
 
 
@@ -262,12 +269,26 @@ def analysis(engines: list[dict[str, Any]], http: dict[str, Any] | None, loads: 
     return lines + [""]
 
 
-def keep_soak() -> list[str]:
+def kept(name: str, placeholder: str) -> list[str]:
+    """The section `name` as it is in results.md, or a placeholder saying how to produce it."""
+    begin, end = markers(name)
     if RESULTS.exists():
         text = RESULTS.read_text(encoding="utf-8")
-        if SOAK_BEGIN in text and SOAK_END in text:
-            return [text[text.index(SOAK_BEGIN) : text.index(SOAK_END) + len(SOAK_END)], ""]
-    return [SOAK_BEGIN, "## Soak", "", "Not run yet: `make soak`.", SOAK_END, ""]
+        if begin in text and end in text:
+            return [text[text.index(begin) : text.index(end) + len(end)], ""]
+    return [begin, placeholder, end, ""]
+
+
+def write_section(name: str, lines: list[str]) -> None:
+    """Replace (or append) the section `name` of results.md, leaving the rest as it is."""
+    begin, end = markers(name)
+    block = "\n".join([begin, *lines, end])
+    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n\n"
+    if begin in text and end in text:
+        text = text[: text.index(begin)] + block + text[text.index(end) + len(end) :]
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    RESULTS.write_text(text, encoding="utf-8")
 
 
 def main() -> None:
@@ -318,7 +339,8 @@ def main() -> None:
         lines += http_section(http)
     if asgi is not None:
         lines += asgi_section(asgi)
-    lines += keep_soak()
+    lines += kept("cases", "## Case lifecycle\n\nNot run yet: `make bench` runs bench/cases.py after this.")
+    lines += kept("soak", "## Soak\n\nNot run yet: `make soak`.")
     RESULTS.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print(f"wrote {RESULTS}", file=sys.stderr)
 

@@ -29,7 +29,7 @@ from typing import Any
 import httpx
 
 from bench.http import ROOT, bodies, free_port, lua_script
-from bench.run import RESULTS, SOAK_BEGIN, SOAK_END
+from bench.run import RESULTS, write_section
 from engine.analysis import space
 from engine.runtime import Runtime
 
@@ -139,7 +139,7 @@ def http_soak(seconds: int, interval: int) -> dict[str, Any]:
 
 
 def write(runs: list[dict[str, Any]], reload: dict[str, Any] | None, http: dict[str, Any] | None) -> None:
-    lines = [SOAK_BEGIN, "## Soak (`make soak`, bench/soak.py)", "", f"Run on {time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC; load average then {' / '.join(f'{x:.2f}' for x in os.getloadavg())}.", ""]
+    lines = ["## Soak (`make soak`, bench/soak.py)", "", f"Run on {time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC; load average then {' / '.join(f'{x:.2f}' for x in os.getloadavg())}.", ""]
     lines += ["| in-process run | distinct cases | decisions | decisions/s | RSS MB at 0 / 100k / … / 1M | growth after the first 100k |", "|---|---|---|---|---|---|"]
     for r in runs:
         label = "cache off (durable_rules every time)" if r["cache"] == 0 else f"cache {r['cache']:,} entries (evicting)"
@@ -168,13 +168,7 @@ def write(runs: list[dict[str, Any]], reload: dict[str, Any] | None, http: dict[
             "",
             f"Worker RSS MB every ~30 s: {series} (growth {http['samples'][-1][1] - http['samples'][1][1]:+.1f} MB after the first interval).",
         ]
-    lines += ["", SOAK_END]
-    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n\n"
-    if SOAK_BEGIN in text and SOAK_END in text:
-        text = text[: text.index(SOAK_BEGIN)] + "\n".join(lines) + text[text.index(SOAK_END) + len(SOAK_END) :]
-    else:
-        text = text.rstrip("\n") + "\n\n" + "\n".join(lines) + "\n"
-    RESULTS.write_text(text, encoding="utf-8")
+    write_section("soak", lines)
 
 
 def main() -> None:
