@@ -11,7 +11,7 @@ from fastapi import Depends, FastAPI
 from starlette.types import ASGIApp
 
 from api.http import errors
-from api.http.auth import protected
+from api.http.auth import bearer_documented, protected
 from api.http.body_limits import BodyLimit, reject_unknown_query
 from api.http.fastpath import LeadFastPath
 from api.http.logged import decide_logged
@@ -77,7 +77,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(web_router, **protected("list:read", auth))
     app.include_router(admin.router, **protected("policy:admin", auth, 413))
     # the lifecycle's routes check their own scopes (cases:act, cases:arbitrate, cases:read)
-    case_errors: dict[int | str, dict[str, object]] = {code: {"model": ErrorV1} for code in (401, 403, 404, 409, 413, 422, 503)}
-    app.include_router(lifecycle.router, responses=case_errors)
+    case_errors: dict[int | str, dict[str, object]] = {code: {"model": ErrorV1} for code in (400, 401, 403, 404, 409, 413, 422, 503)}
+    app.include_router(lifecycle.router, responses=case_errors, dependencies=bearer_documented("cases:act", auth))
     app.include_router(case_pages, **protected("cases:read", auth))
     return app

@@ -26,19 +26,32 @@ class AuthError(Exception):
 _bearer = HTTPBearer(auto_error=False, description="a token from TIAOKUAI_TOKENS(_FILE)")
 
 
+def _authorize(config: AuthConfig, scope: Scope, scheme: str | None, presented: str | None) -> Token | None:
+    """The token with `scope` (None while the configuration leaves it open), or AuthError."""
+    if config.is_open(scope):
+        return None
+    if scheme is None or scheme.lower() != "bearer" or not presented:
+        raise AuthError(401, ErrorCode.UNAUTHORIZED, f"this needs a bearer token with scope `{scope}`", "send Authorization: Bearer <token>")
+    token = config.authenticate(presented)
+    if token is None:
+        raise AuthError(401, ErrorCode.UNAUTHORIZED, "the bearer token is not valid", "check the token with the service's operator")
+    if scope not in token.scopes:
+        raise AuthError(403, ErrorCode.INSUFFICIENT_SCOPE, f"token `{token.name}` lacks scope `{scope}`", f"use a token with scope `{scope}`")
+    return token
+
+
 def authorized(config: AuthConfig, scope: Scope, authorization: bytes | None) -> bool:
     """Whether a request with this raw Authorization header may use `scope`: the check of
     `require`, for the lead fast path (api/http/fastpath.py), which leaves every refusal
     to `require` to answer."""
     if config.is_open(scope):
         return True
-    if authorization is None:
+    scheme, _, credentials = (authorization or b"").decode("latin-1").partition(" ")  # as HTTPBearer reads it
+    try:
+        _authorize(config, scope, scheme or None, credentials or None)
+    except AuthError:
         return False
-    scheme, _, credentials = authorization.decode("latin-1").partition(" ")  # as HTTPBearer reads it
-    if scheme.lower() != "bearer" or not credentials:
-        return False
-    token = config.authenticate(credentials)
-    return token is not None and scope in token.scopes
+    return True
 
 
 def require(scope: Scope) -> Callable[..., Awaitable[Token | None]]:
@@ -47,16 +60,7 @@ def require(scope: Scope) -> Callable[..., Awaitable[Token | None]]:
 
     async def check(request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Token | None:
         config: AuthConfig = request.app.state.settings.auth
-        if config.is_open(scope):
-            return None
-        if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
-            raise AuthError(401, ErrorCode.UNAUTHORIZED, f"this needs a bearer token with scope `{scope}`", "send Authorization: Bearer <token>")
-        token = config.authenticate(credentials.credentials)
-        if token is None:
-            raise AuthError(401, ErrorCode.UNAUTHORIZED, "the bearer token is not valid", "check the token with the service's operator")
-        if scope not in token.scopes:
-            raise AuthError(403, ErrorCode.INSUFFICIENT_SCOPE, f"token `{token.name}` lacks scope `{scope}`", f"use a token with scope `{scope}`")
-        return token
+        return _authorize(config, scope, credentials.scheme if credentials else None, credentials.credentials if credentials else None)
 
     check.__name__ = f"require_{scope.replace(':', '_')}"
     return check
@@ -66,8 +70,22 @@ Principal = Token  # who acts on a case: the token's name and, if bound, its org
 
 
 def acting(scope: Scope) -> Any:
-    """A route parameter's default: the token acting with `scope` (None while it is open)."""
-    return Depends(require(scope))
+    """A route parameter's default: the token acting with `scope` (None while it is open).
+
+    It reads the header itself, so the route's OpenAPI entry shows a lock only where the app
+    adds `bearer_documented()` (when the scope needs a token), as `protected` does."""
+
+    async def check(request: Request) -> Token | None:
+        scheme, _, presented = request.headers.get("authorization", "").partition(" ")
+        return _authorize(request.app.state.settings.auth, scope, scheme or None, presented.strip() or None)
+
+    check.__name__ = f"acting_{scope.replace(':', '_')}"
+    return Depends(check)
+
+
+def bearer_documented(scope: Scope, config: AuthConfig) -> list[params.Depends]:
+    """`dependencies=` that only document bearer auth (the routes check it themselves)."""
+    return [] if config.is_open(scope) else [Depends(_bearer)]
 
 
 def dependency(scope: Scope) -> list[params.Depends]:

@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from api.http.auth import AuthError
 from engine import (
@@ -99,6 +100,16 @@ def _validation_response(exc: RequestValidationError, path: str = "") -> JSONRes
     return error_response(422, code, f"`{field}`: {message}" if field else message, field, hint)
 
 
+def _allowed(request: Request) -> list[str]:
+    """The methods some route of this path accepts (several routes may share a path)."""
+    methods = []
+    for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+        probe = {**request.scope, "method": method}
+        if any(route.matches(probe)[0] is Match.FULL for route in request.app.router.routes):
+            methods.append(method)
+    return methods
+
+
 def install(app: FastAPI) -> None:
     """Register every exception handler on the app."""
 
@@ -182,9 +193,11 @@ def install(app: FastAPI) -> None:
         return response
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         codes = {400: ErrorCode.MALFORMED_BODY, 404: ErrorCode.NOT_FOUND, 405: ErrorCode.METHOD_NOT_ALLOWED, 413: ErrorCode.BODY_TOO_LARGE, 415: ErrorCode.UNSUPPORTED_MEDIA_TYPE}
         hints = {413: "send a smaller body; split a batch into several requests", 400: "send UTF-8 encoded JSON of modest depth"}
         response = error_response(exc.status_code, codes.get(exc.status_code, ErrorCode.HTTP_ERROR), str(exc.detail).lower(), hint=hints.get(exc.status_code))
         response.headers.update(exc.headers or {})  # e.g. `Allow` on 405
+        if exc.status_code == 405:  # every method of the path, not only the first route's
+            response.headers["Allow"] = ", ".join(_allowed(request))
         return response

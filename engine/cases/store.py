@@ -52,7 +52,16 @@ from sqlalchemy import (
 
 from engine.cases.machine import CaseState, Event
 from engine.errors import CaseExists, CaseNotFound, LogError
-from engine.log.store import GENESIS, PG_LOCK_KEY, canonical, chain_hash, format_time, new_record_id, utc_now
+from engine.log.store import (
+    GENESIS,
+    PG_LOCK_KEY,
+    canonical,
+    chain_hash,
+    format_time,
+    new_record_id,
+    take_batch,
+    utc_now,
+)
 
 MAX_BATCH = 256
 metadata = MetaData()
@@ -229,16 +238,7 @@ class CaseStore:
             first = self._queue.get()
             if first is None:
                 return
-            batch, stop = [first], False
-            while len(batch) < MAX_BATCH:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is None:
-                    stop = True
-                    break
-                batch.append(item)
+            batch, stop = take_batch(self._queue, first, MAX_BATCH)
             self._write(batch)
             if stop:
                 return

@@ -35,7 +35,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from sqlalchemy import (
@@ -64,6 +64,7 @@ from engine.policy.index import Policy
 from engine.policy.load import digest_files
 
 GENESIS = "0" * 64
+T = TypeVar("T")
 MAX_BATCH = 512
 # An arbitrary constant naming the decision log's advisory lock in PostgreSQL.
 PG_LOCK_KEY = 0x7469616F  # "tiao"
@@ -498,17 +499,7 @@ class DecisionLog:
                 first = self._queue.get()
                 if first is None:
                     return
-                batch = [first]
-                stop = False
-                while len(batch) < MAX_BATCH:
-                    try:
-                        item = self._queue.get_nowait()
-                    except queue.Empty:
-                        break
-                    if item is None:
-                        stop = True
-                        break
-                    batch.append(item)
+                batch, stop = take_batch(self._queue, first, MAX_BATCH)
                 if conn is None:
                     conn = self._connect_writer(batch)
                 if conn is not None and not self._write_batch(conn, batch):
@@ -706,6 +697,22 @@ class DecisionLog:
                 reason = f"stored policy `{digest[:12]}` does not match its digest (its files were altered)"
                 return Verification(count, prev, len(stored), Broken(0, digest, reason))
         return Verification(count, prev, len(stored), None)
+
+
+def take_batch(pending: queue.SimpleQueue[T | None], first: T, limit: int) -> tuple[list[T], bool]:
+    """A writer's next batch: `first` and whatever else is queued, up to `limit`; and whether
+    the stop mark (None) was met. One group commit per batch (the decision log, case events)."""
+    batch, stop = [first], False
+    while len(batch) < limit:
+        try:
+            item = pending.get_nowait()
+        except queue.Empty:
+            break
+        if item is None:
+            stop = True
+            break
+        batch.append(item)
+    return batch, stop
 
 
 def _check_link(record: Record, expected_seq: int, prev: str) -> Broken | None:

@@ -11,12 +11,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Header, Query, Request
+from fastapi import APIRouter, Body, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from starlette.convertors import Convertor, register_url_convertor
 
-from api.http.auth import Principal, acting, require
+from api.http.auth import Principal, acting
 from api.http.errors import ApiError
 from api.http.schemas.cases import CaseEventV1, CaseOpenV1, CasesV1, CaseV1, RulingV1
 from engine import Case, ErrorCode
@@ -96,7 +96,13 @@ def _answer(service: CaseService, request: Request, case_id: str, status: int = 
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-@router.post("", summary="Open a case (吹哨派单)", status_code=201, response_model=CaseV1)
+@router.post(
+    "",
+    summary="Open a case (吹哨派单)",
+    status_code=201,
+    response_model=CaseV1,
+    responses={200: {"model": CaseV1, "description": "a retry with the same Idempotency-Key: the case it opened"}},
+)
 async def open_case(
     request: Request,
     body: Annotated[CaseOpenV1, Body()],
@@ -177,7 +183,7 @@ async def post_ruling(
     return _answer(service, request, appended.case_id, 200, appended.state, proposed_rule=proposal)
 
 
-READ = [Depends(require("cases:read"))]
+READ = [acting("cases:read")]
 
 
 @router.get("", summary="The centre's board", response_model=CasesV1, dependencies=READ)
