@@ -27,7 +27,7 @@ from engine.cases.machine import (
     plan,
 )
 from engine.cases.store import Appended, CaseStore
-from engine.errors import CaseError, CaseNotFound, ErrorCode, EventInvalid, RecordNotFound
+from engine.errors import CaseError, ErrorCode, EventInvalid, RecordNotFound
 from engine.lead.decision import Case
 from engine.log.store import DecisionLog
 from engine.policy.index import Policy
@@ -218,13 +218,6 @@ class CaseService:
             chapter = self.chapter()[1]
         events = [s.event for s in self.store.events(case_id)]
         return fold(case_id, events, chapter)
-
-    def exists(self, case_id: str) -> bool:
-        try:
-            self.store.events(case_id)
-        except CaseNotFound:
-            return False
-        return True
 
 
 def proposed_rule(state: CaseState, ruling: Ruling, policy: Policy) -> dict[str, Any]:

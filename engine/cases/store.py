@@ -357,11 +357,6 @@ class CaseStore:
             raise CaseNotFound(f"no case `{case_id}`")
         return [_stored_of(r) for r in rows]
 
-    def case_of_decision(self, decision_id: str) -> str | None:
-        with self.db.connect() as conn:
-            row = conn.execute(select(cases.c.case_id).where(cases.c.decision_id == decision_id)).first()
-        return str(row[0]) if row is not None else None
-
     def board(
         self,
         *,
@@ -417,15 +412,6 @@ class CaseStore:
                 rows.close()
         if case_id is not None:
             yield case_id, events
-
-    def all_case_ids(self) -> Iterator[str]:
-        with self.db.connect() as conn:
-            for row in conn.execute(select(cases.c.case_id).order_by(cases.c.case_id)):
-                yield str(row[0])
-
-    def count(self) -> int:
-        with self.db.connect() as conn:
-            return int(conn.execute(select(func.count()).select_from(case_events)).scalar_one())
 
     def verify(self) -> tuple[int, str, Broken | None]:
         """Walk the event chain from the first; (events, head hash, first break or None)."""
