@@ -39,7 +39,7 @@ from engine.policy import Policy, load_policy, policy_from_files
 from engine.reload import ReloadResult, reload_policy
 from engine.replay import Replayer, json_bytes, response_bytes
 from engine.rules import CompiledPolicy, compile_policy
-from engine.runtime import Runtime
+from engine.runtime import Answer, LeadRequest, Runtime
 from engine.version import ENGINE_VERSION
 
 __all__ = [
@@ -55,6 +55,7 @@ __all__ = [
     "NoLifecycle",
     "TransitionNotAllowed",
     "ENGINE_VERSION",
+    "Answer",
     "Case",
     "CaseError",
     "CompileError",
@@ -63,6 +64,7 @@ __all__ = [
     "EngineFailure",
     "ErrorCode",
     "Finding",
+    "LeadRequest",
     "LogError",
     "Policy",
     "PolicyError",

@@ -76,6 +76,13 @@ class ErrorCode(StrEnum):
     NO_LIFECYCLE = "no_lifecycle"
     NOT_A_LEAD_DECISION = "not_a_lead_decision"
     FUTURE_TIME = "future_time"
+    TEXT_EMPTY = "text_empty"
+    TEXT_TOO_LONG = "text_too_long"
+    TEXT_UNREADABLE = "text_unreadable"
+    PLACE_AMBIGUOUS = "place_ambiguous"
+    PLACE_OUTSIDE_COUNTY = "place_outside_county"
+    PLACE_UNKNOWN = "place_unknown"
+    TOWNSHIP_MISSING = "township_missing"
 
 
 @dataclass(frozen=True)

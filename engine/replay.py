@@ -21,7 +21,7 @@ import orjson
 from engine.errors import ReplayError
 from engine.lead.decision import Decision
 from engine.log.store import DecisionLog, Record
-from engine.runtime import Runtime
+from engine.runtime import Answer, Runtime
 
 
 def json_bytes(payload: Mapping[str, Any]) -> bytes:
@@ -39,14 +39,19 @@ def json_bytes(payload: Mapping[str, Any]) -> bytes:
         return json.dumps(payload, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")).encode("utf-8")
 
 
-def response_bytes(decision_id: str, decision: Decision) -> bytes:
-    """The lead response body as sent: the decision id, then the decision's canonical dict.
+def response_bytes(decision_id: str, answer: Answer | Decision) -> bytes:
+    """The lead response body as sent: the decision id, the decision's canonical dict, and for
+    a request in words the `intake` block.
 
-    Equal to `json_bytes({"decision_id": decision_id, **decision.to_dict()})`; the part
-    that depends on the decision alone is rendered once per decision (a cache hit reuses it).
+    Equal to `json_bytes(Answer(...).to_dict(decision_id))`; the part that depends on the
+    decision alone is rendered once per decision (a cache hit reuses it).
     """
+    decision, intake = (answer.decision, answer.intake) if isinstance(answer, Answer) else (answer, None)
     body, reference = decision.wire, decision.reference
-    return b'{"decision_id":' + orjson.dumps(decision_id) + b"," + body + (b"null}" if reference is None else orjson.dumps(reference) + b"}")
+    tail = b"null" if reference is None else orjson.dumps(reference)
+    if intake is not None:
+        tail += b',"intake":' + json_bytes(intake)
+    return b'{"decision_id":' + orjson.dumps(decision_id) + b"," + body + tail + b"}"
 
 
 @dataclass(frozen=True)

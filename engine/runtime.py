@@ -12,19 +12,22 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 from engine.admission.review import CRITERIA_SHARD, Proposal, Review, compile_criteria, review
 from engine.analysis.check import gate
-from engine.errors import EngineFailure
+from engine.errors import CaseError, EngineFailure, ErrorCode
+from engine.intake import Intake, intake_for
 from engine.lead.cache import DEFAULT_CACHE_SIZE, DecisionCache, cache_key
 from engine.lead.decide import decide
 from engine.lead.decision import Case, Decision
 from engine.policy.index import Policy
 from engine.policy.load import load_policy, policy_from_files
+from engine.policy.model import Scalar
 from engine.rules.compile import CompiledPolicy, compile_policy
 from engine.rules.durable import DurableRules, Registration, shared_adapter
 
@@ -37,10 +40,44 @@ class Active:
     source: str
     criteria: Registration | None = None  # grid admission criteria: a ruleset of their own
     cache: DecisionCache = field(default_factory=DecisionCache, compare=False)
+    intake: Intake | None = field(default=None, compare=False)  # built with the policy (engine.intake)
 
     @property
     def policy(self) -> Policy:
         return self.compiled.policy
+
+
+@dataclass(frozen=True)
+class LeadRequest:
+    """A lead request as the engine reads it: ids (`matter`, `township`), words (`text`,
+    `place`), or both; explicit ids and attributes win over what intake infers."""
+
+    as_of: date
+    matter: str | None = None
+    township: str | None = None
+    text: str | None = None
+    place: str | None = None
+    attributes: Mapping[str, Scalar] = field(default_factory=dict)
+    reference: str | None = None
+
+    @property
+    def in_words(self) -> bool:
+        return self.text is not None or self.place is not None
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A lead decision and, for a request in words, the `intake` block that says how it was read."""
+
+    decision: Decision
+    intake: Mapping[str, object] | None = None
+
+    def to_dict(self, decision_id: str) -> dict[str, Any]:
+        """The answer body as sent and logged (engine.replay renders it the same way)."""
+        body: dict[str, Any] = {"decision_id": decision_id, **self.decision.to_dict()}
+        if self.intake is not None:
+            body["intake"] = dict(self.intake)
+        return body
 
 
 class Runtime:
@@ -91,6 +128,42 @@ class Runtime:
             decision = self._evaluate(active, case)
         active.cache.put(key, decision)
         return decision
+
+    @property
+    def intake(self) -> Intake:
+        """The active policy's intake (matcher, places, cues)."""
+        active = self._active
+        return active.intake if active.intake is not None else intake_for(active.policy)
+
+    def answer(self, request: LeadRequest) -> Answer:
+        """Decide a lead request. Ids alone go straight to `decide` (no intake cost); a request
+        in words is read by intake first, and the answer carries how."""
+        if not request.in_words:
+            if request.township is None:
+                raise CaseError(
+                    ErrorCode.TOWNSHIP_MISSING,
+                    "no township: give `township` (an id), `place` (a name or address), or `text` that names it",
+                    "township",
+                    "GET /v1/organizations?kind=township lists them; villages and aliases are accepted in `place`",
+                )
+            case = Case(
+                township=request.township, as_of=request.as_of, matter=request.matter,
+                attributes=dict(request.attributes), reference=request.reference,
+            )
+            return Answer(self.decide(case))
+        read = self.intake.interpret(
+            text=request.text,
+            place=request.place,
+            matter=request.matter,
+            township=request.township,
+            attributes=request.attributes,
+            on=request.as_of,
+        )
+        case = Case(
+            township=read.township, as_of=request.as_of, matter=read.matter,
+            attributes=dict(read.attributes), reference=request.reference,
+        )
+        return Answer(self.decide(case), read.block)
 
     def decide_uncached(self, case: Case) -> Decision:
         """Decide `case` with durable_rules, bypassing the cache (benchmarks, differential tests)."""
@@ -145,4 +218,4 @@ def activate(policy: Policy, adapter: DurableRules, source: str) -> Active:
         except Exception:
             adapter.unregister(registration)  # all or nothing: the previous policy keeps serving
             raise
-    return Active(compiled, registration, datetime.now(UTC), source, criteria)
+    return Active(compiled, registration, datetime.now(UTC), source, criteria, intake=intake_for(policy))

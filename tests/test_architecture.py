@@ -4,7 +4,7 @@ there is no import cycle, every engine error has an HTTP mapping, the README map
 Layers, lowest first (a module may import its own package and any lower layer, never a higher
 one or a sibling package of its own layer):
 
-    errors, version  ←  policy  ←  rules  ←  lead, admission, listing  ←  analysis, log  ←  cases
+    errors, version  ←  policy  ←  rules, intake  ←  lead, admission, listing  ←  analysis, log  ←  cases
                      ←  runtime, reload, replay (engine/*.py)  ←  api
 """
 
@@ -22,7 +22,7 @@ from tests.conftest import ROOT
 LAYERS: dict[str, int] = {
     "errors": 0, "version": 0,
     "policy": 1,
-    "rules": 2,
+    "rules": 2, "intake": 2,
     "lead": 3, "admission": 3, "listing": 3,
     "analysis": 4, "log": 4,
     "cases": 5,

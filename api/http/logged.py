@@ -68,9 +68,9 @@ def replay_admission(runtime: Runtime, record: Record) -> bytes:
 
 def replay_lead(runtime: Runtime, record: Record) -> bytes:
     """Re-decide a logged lead request (kind `lead`) from the request as received."""
-    from api.http.schemas.lead import logged_case
+    from api.http.schemas.lead import logged_request
 
-    return response_bytes(record.id, runtime.decide(logged_case(record.request, record.response_json())))
+    return response_bytes(record.id, runtime.answer(logged_request(record.request, record.response_json())))
 
 
 REPLAY_KINDS = {"lead": replay_lead, "admission": replay_admission}

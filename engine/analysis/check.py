@@ -31,6 +31,7 @@ from typing import Any, Literal
 from engine.analysis import space
 from engine.analysis.findings import FindingSeverity, severity_of
 from engine.errors import Finding, PolicyError
+from engine.intake import cue_table, intake_for
 from engine.lead.decide import decide
 from engine.lead.decision import Case, Decision
 from engine.lead.facts import build_fact
@@ -38,7 +39,17 @@ from engine.policy.index import Policy
 from engine.policy.lifecycle import validate_cases
 from engine.policy.load import load_policy, policy_from_files
 from engine.policy.locate import Locator
-from engine.policy.model import TEAM_REF, TOWNSHIP_REF, AttributeType, Comparison, Dated, Rule, RuleKind
+from engine.policy.model import (
+    TEAM_REF,
+    TOWNSHIP_REF,
+    Attribute,
+    AttributeType,
+    Comparison,
+    Dated,
+    Rule,
+    RuleKind,
+    Scalar,
+)
 from engine.policy.validate import TEAM_VALUES, TOWNSHIP_KINDS
 from engine.rules import limits
 from engine.rules.compile import MAX_FACT_PROPERTIES, CompiledPolicy, Fire, build_definitions, compile_test
@@ -189,11 +200,76 @@ def static_findings(policy: Policy) -> list[Finding]:
     """Every finding that needs no case enumeration (all error kinds among them)."""
     ctx = _Context(policy)
     found: list[Finding] = []
-    for check in (_structural, _org_references, _delegations, _hubs, _lead_and_support, _matter_references, _unsatisfiable):
+    for check in (
+        _structural, _org_references, _delegations, _hubs, _lead_and_support, _matter_references, _unsatisfiable, _intake,
+    ):  # fmt: skip
         found += check(ctx)
     # the case chapter's errors already stop loading; its warnings are findings here
     found += [f for f in validate_cases(policy) if f.severity == "warning"]
     return _ordered(found)
+
+
+def _intake(ctx: _Context) -> Iterable[Finding]:
+    """Intake's vocabulary: words that cannot tell matters, townships or values apart, and
+    examples the matcher recognises as another matter (a self-test of the list at check time)."""
+    policy = ctx.policy
+    by_alias: dict[str, list[tuple[str, int]]] = defaultdict(list)
+    for matter in policy.matters.values():
+        for i, alias in enumerate(matter.aliases):
+            by_alias[alias].append((matter.id, i))
+    for alias, owners in by_alias.items():
+        for matter_id, i in owners[1:]:
+            yield ctx.finding(
+                "shared_alias", "matters", matter_id,
+                f"alias `{alias}` is also an alias of `{owners[0][0]}`: a text that says only `{alias}` cannot tell them apart",
+                "keep the alias on one matter, or make each one longer (货车乱停 / 停车场乱停车)", ("aliases", i),
+            )  # fmt: skip
+    by_place: dict[str, list[tuple[str, tuple[str | int, ...]]]] = defaultdict(list)
+    for org in policy.townships():
+        by_place[org.name].append((org.id, ()))
+        for i, alias in enumerate(org.aliases):
+            by_place[alias].append((org.id, ("aliases", i)))
+        for i, place in enumerate(org.places):
+            by_place[place.name].append((org.id, ("places", i)))
+    for name, holders in by_place.items():
+        first = holders[0][0]
+        for org_id, path in holders[1:]:
+            if org_id != first:
+                yield ctx.finding(
+                    "shared_place_name", "organizations", org_id,
+                    f"place `{name}` also names `{first}`: a ticket that names it is refused as ambiguous",
+                    "qualify the name (高家镇清水村) or keep it on one township", path,
+                )  # fmt: skip
+    for attribute in policy.attributes.values():
+        seen: dict[str, Scalar] = {}
+        for value, words in cue_table(attribute).items():
+            for word in words:
+                if word in seen and seen[word] != value:
+                    yield ctx.finding(
+                        "shared_cue", "attributes", attribute.id,
+                        f"cue `{word}` indicates both `{seen[word]}` and `{value}`",
+                        "keep the cue on one value", _cue_path(attribute, value),
+                    )  # fmt: skip
+                seen.setdefault(word, value)
+    matcher = intake_for(policy).matcher
+    for matter in policy.matters.values():
+        for i, example in enumerate(matter.examples):
+            ranked = matcher.rank(example)
+            if not ranked or ranked[0].id != matter.id:
+                other = f"`{ranked[0].id}` {ranked[0].name}" if ranked else "no matter"
+                yield ctx.finding(
+                    "example_misassigned", "matters", matter.id,
+                    f"example `{example}` is recognised as {other}, not as this matter",
+                    "add the words that tell them apart to this matter's aliases or examples, "
+                    "or move the example to the matter it describes", ("examples", i),
+                )  # fmt: skip
+
+
+def _cue_path(attribute: Attribute, value: Scalar) -> tuple[str | int, ...]:
+    if attribute.type is AttributeType.enum:
+        index = next((i for i, v in enumerate(attribute.values) if v.id == value), 0)
+        return ("values", index, "cues")
+    return ("cues",)
 
 
 def _structural(ctx: _Context) -> Iterable[Finding]:

@@ -44,6 +44,10 @@ KINDS: dict[str, Kind] = {
         Kind("no_way_out", "warning", "static", "a case in this lifecycle state can never reach a final state"),
         Kind("limit_never_started", "warning", "static", "a time limit a clause names that no lifecycle clock runs, or a clock that runs only in unreachable states"),
         Kind("calendar_gap", "warning", "static", "a year missing from the calendar, or a swapped working day on a weekday"),
+        Kind("shared_alias", "warning", "static", "one alias on several matters: a text that says only the alias cannot tell them apart"),
+        Kind("shared_place_name", "warning", "static", "one place name on several townships: a ticket that names it is refused as ambiguous"),
+        Kind("shared_cue", "warning", "static", "one cue on several values of the same attribute"),
+        Kind("example_misassigned", "warning", "static", "a matter's own example that intake recognises as another matter"),
     )
 }
 

@@ -84,6 +84,32 @@ class OrgKind(StrEnum):
     party = "party"
 
 
+class PlaceKind(StrEnum):
+    village = "village"
+    community = "community"
+
+
+class Place(Strict):
+    """A village (村) or community (社区) of a township: callers name it instead of the township."""
+
+    name: Annotated[str, Field(min_length=2)]
+    kind: PlaceKind | None = Field(default=None, description="default: community when the name ends in 社区, else village")
+    code: Annotated[str, Field(pattern=r"^\d{12}$")] | None = Field(
+        default=None, description="12-digit statistical division code (统计用区划代码)"
+    )
+    provenance: Provenance = Provenance.sourced
+    source: str | None = Field(default=None, description="where the name comes from (required unless constructed)")
+
+    @model_validator(mode="after")
+    def _kind_and_source(self) -> Place:
+        if self.kind is None:
+            kind = PlaceKind.community if self.name.endswith("社区") else PlaceKind.village
+            object.__setattr__(self, "kind", kind)
+        if self.provenance is Provenance.sourced and not self.source:
+            raise ValueError("a sourced place needs `source` (or `provenance: constructed`)")
+        return self
+
+
 class Organization(Dated):
     """A county body, township or street, team or utility."""
 
@@ -103,6 +129,16 @@ class Organization(Dated):
         default=None, description="the body that takes over when this one ends (机构改革)"
     )
     note: str | None = None
+    aliases: tuple[Annotated[str, Field(min_length=2)], ...] = Field(
+        default=(), description="for townships: other names callers use (short name, former names of merged units)"
+    )
+    places: tuple[Place, ...] = Field(default=(), description="for townships: its villages and communities")
+
+    @model_validator(mode="after")
+    def _places_only_for_townships(self) -> Organization:
+        if (self.places or self.aliases) and not self.is_township:
+            raise ValueError("only townships and streets have `aliases` and `places`")
+        return self
 
     @property
     def is_township(self) -> bool:
@@ -117,10 +153,14 @@ class AttributeType(StrEnum):
     township = "township"
 
 
+Cue = Annotated[str, Field(min_length=1, max_length=20)]
+
+
 class AllowedValue(Strict):
     id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
     name: str
     name_en: str | None = None
+    cues: tuple[Cue, ...] = Field(default=(), description="words in a ticket text that indicate this value")
 
 
 class Attribute(Strict):
@@ -137,6 +177,10 @@ class Attribute(Strict):
         default=None, description="value assumed when a case does not give the attribute"
     )
     description: str | None = None
+    cues: dict[str, tuple[Cue, ...]] = Field(
+        default_factory=dict,
+        description='for bool and int attributes: value ("true", "false", "3") → words that indicate it',
+    )
 
     @model_validator(mode="after")
     def _values_match_type(self) -> Attribute:
@@ -149,7 +193,27 @@ class Attribute(Strict):
             raise ValueError("allowed values must be unique")
         if self.id in DERIVED_FACTS:
             raise ValueError(f"`{self.id}` is reserved for a fact the engine derives")
+        self._check_cues()
         return self
+
+    def _check_cues(self) -> None:
+        if not self.cues:
+            return
+        if self.type is AttributeType.enum:
+            raise ValueError("an enum attribute lists cues on each allowed value, not under `cues`")
+        if self.type is AttributeType.township:
+            raise ValueError("a township attribute has no cues: places name townships")
+        for key in self.cues:
+            if self.type is AttributeType.bool:
+                if key not in ("true", "false"):
+                    raise ValueError(f"cue key `{key}` of a bool attribute must be true or false")
+                continue
+            try:
+                number = float(key) if self.type is AttributeType.number else int(key)
+            except ValueError:
+                raise ValueError(f"cue key `{key}` is not a {self.type.value}") from None
+            if (self.minimum is not None and number < self.minimum) or (self.maximum is not None and number > self.maximum):
+                raise ValueError(f"cue key `{key}` is outside {self.minimum}..{self.maximum}")
 
 
 class Domain(Strict):
@@ -180,6 +244,10 @@ class Matter(Dated):
     time_limits: dict[str, TimeLimit] = Field(default_factory=dict)
     basis: tuple[Basis, ...] = Field(min_length=1)
     aliases: tuple[str, ...] = ()
+    examples: tuple[Annotated[str, Field(min_length=4, max_length=500)], ...] = Field(
+        default=(),
+        description="realistic ticket texts for this matter (a citizen, a grid worker, an operator): intake learns from them",
+    )
     attributes: tuple[AttributeId, ...] = Field(
         default=(), description="attributes relevant to this matter (used to enumerate cases)"
     )
@@ -299,6 +367,9 @@ class Dispatch(Strict):
     to: Id
     time_limits: dict[str, TimeLimit] = Field(default_factory=dict)
     basis: tuple[Basis, ...] = Field(min_length=1)
+    examples: tuple[Annotated[str, Field(min_length=2, max_length=500)], ...] = Field(
+        default=(), description="tickets that are no matter of the list (咨询、问路、表扬): intake dispatches their like"
+    )
 
 
 class Disputes(Strict):

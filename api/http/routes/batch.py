@@ -14,12 +14,11 @@ from api.http.deps import DecisionLogDep, RuntimeDep, new_decision_id, today
 from api.http.logged import policy_used
 from api.http.schemas.common import ErrorV1
 from api.http.schemas.lead import LeadBatchRequestV1, LeadBatchResponseV1
-from engine import CaseError, Runtime, json_bytes, response_bytes
-from engine.lead import Decision
+from engine import Answer, CaseError, Runtime, json_bytes, response_bytes
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"])
 
-BatchItem = Decision | dict[str, Any]  # a decision, or an error item {"index", "error"}
+BatchItem = Answer | dict[str, Any]  # an answer, or an error item {"index", "error"}
 
 
 def decide_batch(runtime: Runtime, body: LeadBatchRequestV1) -> list[BatchItem]:
@@ -29,7 +28,7 @@ def decide_batch(runtime: Runtime, body: LeadBatchRequestV1) -> list[BatchItem]:
     results: list[BatchItem] = []
     for index, item in enumerate(body.cases):
         try:
-            results.append(runtime.decide(item.to_case(day)))
+            results.append(runtime.answer(item.to_request(day)))
         except CaseError as exc:
             error: dict[str, Any] = {"code": exc.code, "message": exc.message}
             if exc.field:
@@ -66,7 +65,7 @@ async def lead_batch(runtime: RuntimeDep, decision_log: DecisionLogDep, body: Le
             continue
         decision_id = new_decision_id()
         content = response_bytes(decision_id, outcome)
-        used = policy_used(outcome.policy["digest"], policy, runtime.policy)
+        used = policy_used(outcome.decision.policy["digest"], policy, runtime.policy)
         pending.append(decision_log.append("lead", item.model_dump(mode="json", exclude_unset=True), content, used, decision_id, item.reference))
         parts.append(content)
     await asyncio.gather(*pending)  # LogError → 503, nothing answered

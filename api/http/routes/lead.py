@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Request, Response
 from api.http.deps import DecisionLogDep, RuntimeDep, new_decision_id, today
 from api.http.logged import policy_used
 from api.http.schemas.common import ErrorV1
-from api.http.schemas.lead import SAND_MINING_EXAMPLE, DecisionV1, LeadRequestV1
+from api.http.schemas.lead import SAND_MINING_EXAMPLE, TEXT_EXAMPLE, DecisionV1, LeadRequestV1
 from engine import Runtime, response_bytes
 from engine.policy import Policy
 
@@ -19,6 +19,10 @@ EXAMPLES: dict[str, Any] = {
     "sand_mining": {
         "summary": "河道非法采砂 (illegal river sand mining) in 高家镇",
         "value": SAND_MINING_EXAMPLE,
+    },
+    "ticket_text": {
+        "summary": "a 12345 ticket's words: intake recognises matter, place and attributes",
+        "value": TEXT_EXAMPLE,
     },
     "outside_list": {
         "summary": "清单外: no matter given, dispatched to the centre",
@@ -41,6 +45,13 @@ async def lead(
 ) -> Response:
     """Decide the lead (牵头), supports (协同), township duties and time limits, with reasons.
 
+    Give ids (`matter`, `township`) or the ticket's words: `text` instead of `matter`, `place`
+    instead of `township` (or a township named in `text`). The answer to words has an `intake`
+    block: the matter chosen, its score and evidence, the runners-up, the attributes cues set,
+    how the township was found. High confidence is decided; medium is decided with
+    `needs_confirmation`; low is dispatched to the centre with the candidates. Explicit ids and
+    attributes always win.
+
     The decision is in the decision log (GET /v1/decisions/{decision_id}) before it is
     answered: if the log cannot commit, the answer is a 503 and no decision is given.
     """
@@ -56,9 +67,9 @@ def answer(runtime: Runtime, body: LeadRequestV1) -> tuple[str, bytes, Policy]:
     Raises CaseError for a case the policy rejects.
     """
     policy = runtime.policy
-    decision = runtime.decide(body.to_case(today()))
+    answered = runtime.answer(body.to_request(today()))
     decision_id = new_decision_id()
-    used = policy_used(decision.policy["digest"], policy, runtime.policy)
+    used = policy_used(answered.decision.policy["digest"], policy, runtime.policy)
     # NOTE: the engine's canonical dict is sent as is (not re-validated through DecisionV1):
     # the log stores these bytes and replay reproduces them (api/http/logged.py replay_lead).
-    return decision_id, response_bytes(decision_id, decision), used
+    return decision_id, response_bytes(decision_id, answered), used

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, ValidationError
 
 from api.http.schemas.common import BasisV1, ErrorBodyV1, IsoDate, OrgV1, PolicyRefV1, ShortId
-from engine import Case, ReplayError
+from engine import Case, LeadRequest, ReplayError
 
 AttributeValue = Annotated[StrictStr, Field(max_length=200)] | StrictInt | StrictFloat | StrictBool
 
@@ -23,6 +23,17 @@ SAND_MINING_EXAMPLE: dict[str, Any] = {
     "reference": "12345-20261101-0001",
 }
 
+TEXT_EXAMPLE: dict[str, Any] = {
+    "text": "高家镇衢江边上有人晚上偷偷挖沙，一车一车往外拉",
+    "as_of": "2026-11-01",
+    "reference": "12345-20261101-0002",
+}
+
+# NOTE: the wire limit is generous so that a long text gets intake's own 422 (text_too_long,
+# with a hint) rather than a schema error; the body limit (413) caps what is read at all.
+TicketText = Annotated[StrictStr, Field(max_length=100_000)]
+PlaceText = Annotated[StrictStr, Field(max_length=200)]
+
 
 class LeadRequestV1(BaseModel):
     """A case: which matter, where, what is known about it, and on which date."""
@@ -33,8 +44,19 @@ class LeadRequestV1(BaseModel):
         json_schema_extra={"examples": [SAND_MINING_EXAMPLE]},
     )
 
-    matter: ShortId | None = Field(default=None, description="matter id from the list; omit for 清单外")
-    township: ShortId = Field(description="township or street id")
+    matter: ShortId | None = Field(default=None, description="matter id from the list; omit for 清单外, or give `text`")
+    township: ShortId | None = Field(
+        default=None, description="township or street id; or give `place`, or name the township in `text`"
+    )
+    text: TicketText | None = Field(
+        default=None,
+        description="the ticket's words (诉求内容, up to 2,000 characters): intake recognises the matter, the "
+        "attributes its cues indicate and, without `place`, the township it names; the answer gains `intake`",
+    )
+    place: PlaceText | None = Field(
+        default=None,
+        description="a township or street name, an alias, a village or community, or an address containing one",
+    )
     attributes: dict[Annotated[str, Field(max_length=40)], AttributeValue] = Field(
         default_factory=dict, max_length=64, description="case attributes from the policy vocabulary"
     )
@@ -43,20 +65,22 @@ class LeadRequestV1(BaseModel):
         default=None, description="caller's own reference, e.g. a 12345 ticket number"
     )
 
-    def to_case(self, default_day: date) -> Case:
-        """The case asked about; without `as_of` it is judged on `default_day`."""
-        return Case(
-            township=self.township,
-            matter=self.matter,
-            attributes=self.attributes,
+    def to_request(self, default_day: date) -> LeadRequest:
+        """The request as the engine reads it; without `as_of` it is judged on `default_day`."""
+        return LeadRequest(
             as_of=self.as_of or default_day,
+            matter=self.matter,
+            township=self.township,
+            text=self.text,
+            place=self.place,
+            attributes=self.attributes,
             reference=self.reference,
         )
 
 
-def logged_case(request: str | bytes, response: Any) -> Case:
-    """The case a logged lead request asked about, read through the same wire model as when
-    it was received. A request without `as_of` was judged on the date its response states."""
+def logged_request(request: str | bytes, response: Any) -> LeadRequest:
+    """A logged lead request, read through the same wire model as when it was received. A
+    request without `as_of` was judged on the date its response states."""
     try:
         body = LeadRequestV1.model_validate_json(request)
     except ValidationError as exc:
@@ -64,7 +88,30 @@ def logged_case(request: str | bytes, response: Any) -> Case:
     day = response.get("as_of") if isinstance(response, dict) else None
     if body.as_of is None and not isinstance(day, str):
         raise ReplayError("the logged request has no date and its response names none")
-    return body.to_case(body.as_of or date.fromisoformat(str(day)))
+    return body.to_request(body.as_of or date.fromisoformat(str(day)))
+
+
+def logged_case(request: str | bytes, response: Any) -> Case:
+    """The case a logged lead request was decided as (for impact analysis). A request in
+    words was decided as its answer says: the township and matter intake chose, the
+    attributes it inferred, the request's own attributes over them."""
+    asked = logged_request(request, response)
+    if not asked.in_words:
+        if asked.township is None:
+            raise ReplayError("the logged request names no township")
+        return Case(asked.township, asked.as_of, asked.matter, dict(asked.attributes), asked.reference)
+    if not isinstance(response, dict) or not isinstance(response.get("intake"), dict):
+        raise ReplayError("the logged request in words has no intake block in its response")
+    intake = response["intake"]
+    matter = response.get("matter") or {}
+    inferred = {a["id"]: a["value"] for a in intake.get("attributes") or () if "overridden_by" not in a}
+    return Case(
+        township=str(response["township"]["id"]),
+        as_of=asked.as_of,
+        matter=matter.get("id") if isinstance(matter, dict) else None,
+        attributes={**inferred, **asked.attributes},
+        reference=asked.reference,
+    )
 
 
 class TownshipV1(OrgV1):

@@ -62,6 +62,10 @@ EXPECTED: dict[str, list[tuple[str, str, str, str | None]]] = {
     "no_way_out": [("no_way_out", "fx-life", "id: stuck", None)],
     "limit_never_started": [("limit_never_started", "M1", "id: M1", None)],
     "calendar_gap": [("calendar_gap", "fx-cal", "year: 2026", None)],
+    "shared_alias": [("shared_alias", "M2", "id: M2", None)],
+    "shared_place_name": [("shared_place_name", "town-b", "id: town-b", None)],
+    "shared_cue": [("shared_cue", "site", "{id: farmland", None)],
+    "example_misassigned": [("example_misassigned", "M1", "id: M1", None)],
     "clean": [],
 }
 
