@@ -99,7 +99,7 @@ def _list_query(request: Request, policy: Policy) -> tuple[ListQuery, PageError 
 
 def filter_matters(policy: Policy, query: ListQuery) -> list[Matter]:
     """The matters the query selects, in the policy's order."""
-    return search_matters(policy, query.q, query.domain, query.as_of)
+    return [hit.matter for hit in search_matters(policy, query.q, query.domain, query.as_of)]
 
 
 def _township_view(runtime: Runtime, rows: list[dict[str, Any]], township: str, day: date) -> None:

@@ -56,6 +56,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("id", "事项编号", 12, "extra", "稳定编号, 新增事项必填 (stable id, required)"),
     Column("name_en", "英文名称", 26, "extra", "English name"),
     Column("aliases", "别名", 22, "extra", "检索用别名, 以、分隔 (search aliases)"),
+    Column("examples", "示例诉求", 40, "extra", "受理识别用的示例诉求原文, 每行一条 (example ticket texts, one per line)"),
     Column("valid_from", "生效日期", 12, "extra", "YYYY-MM-DD, 空为一直有效 (in force from)"),
     Column("valid_until", "失效日期", 12, "extra", "YYYY-MM-DD, 当日起失效 (in force until, exclusive)"),
     Column("attributes", "相关案件属性", 18, "extra", "属性编号或名称, 以、分隔 (case attributes relevant to the matter)"),
@@ -95,7 +96,7 @@ _NAME_WITH_ID = re.compile(r"^(?P<name>.*?)\s*[（(](?P<id>[A-Za-z][A-Za-z0-9_.-
 # Matter fields in the order the policy files are written.
 FIELD_ORDER = (
     "id", "name", "name_en", "domain", "responsibility", "township_duties", "department_duties", "lead",
-    "supports", "time_limits", "basis", "aliases", "attributes", "valid_from", "valid_until", "provenance",
+    "supports", "time_limits", "basis", "aliases", "examples", "attributes", "valid_from", "valid_until", "provenance",
     "source", "note",
 )  # fmt: skip
 
@@ -231,6 +232,7 @@ class Listing:
             "id": matter.id,
             "name_en": matter.name_en,
             "aliases": join_items(matter.aliases),
+            "examples": "\n".join(matter.examples),
             "valid_from": matter.valid_from,
             "valid_until": matter.valid_until,
             "attributes": join_items(matter.attributes),
@@ -379,6 +381,7 @@ class Listing:
         detail = text(cells.get("basis_detail"))
         read("basis", lambda v: self.basis(v, detail) if v else None)
         read("aliases", lambda v: split_items(v) if v else None)
+        read("examples", lambda v: [line.strip() for line in v.split("\n") if line.strip()] if v else None)
         read("attributes", lambda v: [self.attribute_id(a) for a in split_items(v)] if v else None)
         read("valid_from", day)
         read("valid_until", day)

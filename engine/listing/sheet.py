@@ -421,6 +421,8 @@ def _styled(matter: Matter) -> dict[str, Any]:
             out[key] = [_FlowMap(b) for b in value]
         elif key == "time_limits":
             out[key] = _FlowMap(value)
+        elif key == "examples":
+            out[key] = list(value)  # one ticket text per line, as authors write them
         elif isinstance(value, list):
             out[key] = _Flow(value)
         else:

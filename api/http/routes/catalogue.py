@@ -34,19 +34,25 @@ def matter_view(policy: Policy, matter: Matter) -> dict[str, Any]:
 @router.get("/matters", response_model=ItemsV1, summary="Search the responsibility list")
 async def list_matters(
     runtime: RuntimeDep,
-    q: Annotated[str | None, Query(max_length=100, description="text in id, names, aliases, duties, basis or lead/support names", examples=["采砂"])] = None,
+    q: Annotated[str | None, Query(max_length=200, description="an id or id prefix, a word or a whole ticket sentence: ranked by intake's matcher", examples=["偷挖河沙"])] = None,
     domain: Annotated[str | None, Query(max_length=64, examples=["water"])] = None,
     as_of: Annotated[IsoDate | None, Query(description="only matters in force on this date")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
-    """Matters whose id, names, aliases, duties, basis documents or lead/support names contain `q`, optionally in one domain."""
+    """Matters `q` finds, optionally in one domain: an id or id prefix finds those ids; any other
+    text is ranked by the same matcher as intake (POST /v1/matters:classify), best first, each
+    item with its `score`."""
     policy = runtime.policy
     domains = [d.id for d in policy.manifest.domains]
     if domain is not None and domain not in domains:
         raise ApiError(422, ErrorCode.UNKNOWN_DOMAIN, f"unknown domain `{domain}`", "domain", suggest(domain, domains) or f"known: {', '.join(domains)}")
     found = search_matters(policy, q, domain, as_of)
-    return {"items": [matter_view(policy, m) for m in found[offset : offset + limit]], "total": len(found)}
+    items = [
+        matter_view(policy, hit.matter) | ({"score": hit.score} if hit.score is not None else {})
+        for hit in found[offset : offset + limit]
+    ]
+    return {"items": items, "total": len(found)}
 
 
 @router.get("/matters/{matter_id}", summary="One matter of the list", responses={404: {"model": ErrorV1}})
