@@ -15,7 +15,7 @@ from api.http.auth import bearer_documented, protected
 from api.http.body_limits import BodyLimit, reject_unknown_query
 from api.http.fastpath import LeadFastPath
 from api.http.logged import decide_logged
-from api.http.routes import admin, admission, batch, catalogue, decisions, lead, lifecycle, system
+from api.http.routes import admin, admission, batch, catalogue, decisions, intake, lead, lifecycle, system
 from api.http.schemas.common import ErrorV1
 from api.settings import Settings
 from api.web import router as web_router
@@ -71,6 +71,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(lead.router, **protected("cases:decide", auth, 413, 503))
     app.include_router(batch.router, **protected("cases:decide", auth, 413, 503))
     app.include_router(catalogue.router, **protected("list:read", auth))
+    app.include_router(intake.router, **protected("list:read", auth, 413))
     app.include_router(system.router)
     app.include_router(admission.router, **protected("cases:decide", auth, 413, 503))
     app.include_router(decisions.router, **protected("decisions:read", auth))

@@ -119,7 +119,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(CaseError)
     async def _case(_: Request, exc: CaseError) -> JSONResponse:
-        return error_response(422, exc.code, exc.message, exc.field, exc.hint)
+        return error_response(422, exc.code, exc.message, exc.field, exc.hint, **exc.extra)
 
     @app.exception_handler(ApiError)
     async def _api(_: Request, exc: ApiError) -> JSONResponse:

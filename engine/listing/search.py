@@ -11,7 +11,6 @@ from engine.intake import intake_for
 from engine.policy.index import Policy
 from engine.policy.model import Matter
 
-
 MIN_SCORE = 5.0  # a hit below this shares only a common word or a character pair with the query
 RELATIVE = 0.3  # and a hit below this share of the best one is noise next to it
 _ID_LIKE = re.compile(r"^[A-Za-z]{2,}[A-Za-z0-9_.-]*$")

@@ -79,10 +79,25 @@ async def list_organizations(
     runtime: RuntimeDep,
     kind: Annotated[str | None, Query(max_length=32, examples=["township"])] = None,
     as_of: Annotated[IsoDate | None, Query(description="only bodies in force on this date")] = None,
+    q: Annotated[
+        str | None,
+        Query(max_length=200, description="a name, short name, alias, village or community, or an address containing one",
+              examples=["横路后村"]),
+    ] = None,
 ) -> dict[str, Any]:
+    """Bodies of the policy. With `q`: the townships a place names (by name, alias, village or
+    community, as intake resolves a `place`), then bodies whose name contains `q`."""
     policy = runtime.policy
+    wanted: list[str] | None = None
+    if q is not None and q.strip():
+        named = list(runtime.intake.place(q, field=True).townships)
+        needle = q.strip().casefold()
+        wanted = named + [
+            o.id for o in policy.organizations.values()
+            if o.id not in named and any(needle in n.casefold() for n in (o.name, o.short_name or "", o.name_en or ""))
+        ]  # fmt: skip
     items = []
-    for org in policy.organizations.values():
+    for org in policy.organizations.values() if wanted is None else (policy.organizations[i] for i in wanted):
         if kind == "township" and not org.is_township:
             continue
         if kind not in (None, "township") and org.kind.value != kind:

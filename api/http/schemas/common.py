@@ -57,3 +57,9 @@ class ErrorBodyV1(BaseModel):
 
 class ErrorV1(BaseModel):
     error: ErrorBodyV1
+
+
+# NOTE: the wire limit on a ticket text is generous so that a long text gets intake's own 422
+# (text_too_long, with a hint) rather than a schema error; the body limit (413) caps the rest.
+TicketText = Annotated[StrictStr, Field(max_length=100_000)]
+PlaceText = Annotated[StrictStr, Field(max_length=200)]

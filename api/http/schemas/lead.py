@@ -9,7 +9,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, ValidationError
 
-from api.http.schemas.common import BasisV1, ErrorBodyV1, IsoDate, OrgV1, PolicyRefV1, ShortId
+from api.http.schemas.common import BasisV1, ErrorBodyV1, IsoDate, OrgV1, PlaceText, PolicyRefV1, ShortId, TicketText
+from api.http.schemas.intake import IntakeV1
 from engine import Case, LeadRequest, ReplayError
 
 AttributeValue = Annotated[StrictStr, Field(max_length=200)] | StrictInt | StrictFloat | StrictBool
@@ -28,11 +29,6 @@ TEXT_EXAMPLE: dict[str, Any] = {
     "as_of": "2026-11-01",
     "reference": "12345-20261101-0002",
 }
-
-# NOTE: the wire limit is generous so that a long text gets intake's own 422 (text_too_long,
-# with a hint) rather than a schema error; the body limit (413) caps what is read at all.
-TicketText = Annotated[StrictStr, Field(max_length=100_000)]
-PlaceText = Annotated[StrictStr, Field(max_length=200)]
 
 
 class LeadRequestV1(BaseModel):
@@ -151,6 +147,7 @@ class DecisionV1(BaseModel):
     policy: PolicyRefV1
     as_of: str
     reference: str | None
+    intake: IntakeV1 | None = Field(default=None, description="for a request in words: how it was read")
 
 
 MAX_BATCH = 1000
