@@ -168,7 +168,9 @@ class Intake:
                 hint=f"nearest names: {'、'.join(nearest)}" if nearest else None,
                 extra={"nearest": nearest},
             )
-        match = next(m for m in lookup.matches if m.township == townships[0])
+        # the most specific name found says most about where: a village over the township's name
+        specificity = {"village": 0, "community": 0, "name": 1, "alias": 2}
+        match = min((m for m in lookup.matches if m.township == townships[0]), key=lambda m: specificity.get(m.via, 3))
         return townships[0], {
             "id": townships[0],
             "name": self._name(townships[0]),
