@@ -82,7 +82,6 @@ class ErrorCode(StrEnum):
     PLACE_AMBIGUOUS = "place_ambiguous"
     PLACE_OUTSIDE_COUNTY = "place_outside_county"
     PLACE_UNKNOWN = "place_unknown"
-    TOWNSHIP_MISSING = "township_missing"
 
 
 @dataclass(frozen=True)

@@ -141,7 +141,7 @@ class Runtime:
         if not request.in_words:
             if request.township is None:
                 raise CaseError(
-                    ErrorCode.TOWNSHIP_MISSING,
+                    ErrorCode.MISSING_FIELD,
                     "no township: give `township` (an id), `place` (a name or address), or `text` that names it",
                     "township",
                     "GET /v1/organizations?kind=township lists them; villages and aliases are accepted in `place`",

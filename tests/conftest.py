@@ -25,7 +25,10 @@ ROOT = Path(__file__).resolve().parent.parent
 SEED_POLICY = ROOT / "policy"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
-pytest_plugins = ["tests.features.steps.lead", "tests.features.steps.grid", "tests.features.steps.cases", "tests.support.logdb", "tests.support.living_report"]
+pytest_plugins = [
+    "tests.features.steps.lead", "tests.features.steps.grid", "tests.features.steps.cases", "tests.features.steps.intake",
+    "tests.support.logdb", "tests.support.living_report",
+]
 
 # clause id → number of feature scenarios in which it fired / won (seed policy only)
 FIRED: Counter[str] = Counter()

@@ -132,7 +132,7 @@ class Intake:
             if lookup.matches or lookup.outside:
                 return self._resolve(lookup, text, "text")
         raise CaseError(
-            ErrorCode.TOWNSHIP_MISSING,
+            ErrorCode.MISSING_FIELD,
             "no township: give `township` (an id), `place` (a name or address), or name the township in `text`",
             field="township",
             hint="GET /v1/organizations?kind=township lists them; villages and aliases are accepted in `place`",

@@ -95,7 +95,7 @@ def test_batch_decides_words_and_ids_alike(client: TestClient) -> None:
     first, second, third = r.json()["results"]
     assert first["intake"]["matter"]["id"] == "ENV-03" and first["rule"]["id"] == "YJS-DUMP-CONSTRUCTION"
     assert "intake" not in second
-    assert third == {"index": 2, "error": third["error"]} and third["error"]["code"] == "township_missing"
+    assert third == {"index": 2, "error": third["error"]} and third["error"]["code"] == "missing_field"
 
 
 @pytest.mark.parametrize(
@@ -106,8 +106,8 @@ def test_batch_decides_words_and_ids_alike(client: TestClient) -> None:
         ({"text": "？？！！……"}, 422, "text_unreadable"),
         ({"text": "🚧🚧😡"}, 422, "text_unreadable"),
         ({"text": "井" * 100_000}, 422, "text_too_long"),
-        ({"text": "井盖丢了"}, 422, "township_missing"),
-        ({}, 422, "township_missing"),
+        ({"text": "井盖丢了"}, 422, "missing_field"),
+        ({}, 422, "missing_field"),
         ({"text": "路边垃圾没人清运", "place": "高家镇和莲花镇交界"}, 422, "place_ambiguous"),
         ({"text": "井盖丢了", "place": "龙游县湖镇镇"}, 422, "place_outside_county"),
         ({"text": "井盖丢了", "place": "花果山水帘洞"}, 422, "place_unknown"),

@@ -184,7 +184,7 @@ def test_short_aliases_count_in_place_fields_and_before_place_words(intake: Inta
     assert interpret(intake, "安仁那边的江滩上有人挖沙").township == "gaojia"
     with pytest.raises(CaseError) as missing:
         interpret(intake, "村后溪边有人电鱼")  # 后溪 inside other words is no place
-    assert missing.value.code == ErrorCode.TOWNSHIP_MISSING
+    assert missing.value.code == ErrorCode.MISSING_FIELD
 
 
 def test_two_townships_are_asked_about_not_guessed(intake: Intake) -> None:
@@ -207,7 +207,7 @@ def test_a_place_outside_the_county_is_refused_with_nearest_names(intake: Intake
 def test_no_township_anywhere_says_what_is_missing(intake: Intake) -> None:
     with pytest.raises(CaseError) as err:
         interpret(intake, "井盖丢了")
-    assert err.value.code == ErrorCode.TOWNSHIP_MISSING and "place" in err.value.message
+    assert err.value.code == ErrorCode.MISSING_FIELD and "place" in err.value.message
 
 
 # --- bad text -------------------------------------------------------------------------------

@@ -36,6 +36,8 @@ class CaseContext:
     error: CaseError | None = None
     response: Any = None
     fired: set[str] = field(default_factory=set)
+    text: str | None = None  # intake: the ticket's words and place (tests/features/steps/intake.py)
+    place: str | None = None
 
     @property
     def policy(self) -> Policy:
