@@ -11,11 +11,12 @@ import sys
 
 import typer
 
-from api.cli import audit, check, deadline, decide, diff, listing, replay, review, schema, serve
+from api.cli import audit, check, classify, deadline, decide, diff, listing, replay, review, schema, serve
 
 app = typer.Typer(help="tiaokuai 条块: responsibility determination policy service", no_args_is_help=True)
 app.command()(check.check)
 app.command()(decide.decide)
+app.command()(classify.classify)
 app.command()(serve.serve)
 app.command()(schema.schema)
 app.command()(review.review)

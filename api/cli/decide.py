@@ -12,7 +12,7 @@ from api.cli.common import DEFAULT_POLICY, ExitCode, PolicyOpt, echo_json
 from engine import Case, CaseError, PolicyError, Runtime
 
 
-def _parse_attr(raw: str) -> tuple[str, Any]:
+def parse_attr(raw: str) -> tuple[str, Any]:
     key, sep, value = raw.partition("=")
     if not sep:
         raise typer.BadParameter(f"`{raw}`: use key=value")
@@ -39,7 +39,7 @@ def decide(
     except PolicyError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(ExitCode.FINDINGS) from None
-    attributes = dict(_parse_attr(a) for a in attr or [])
+    attributes = dict(parse_attr(a) for a in attr or [])
     try:
         day = date.fromisoformat(as_of) if as_of else date.today()
     except ValueError:
@@ -54,6 +54,11 @@ def decide(
     if as_json:
         echo_json(out)
         return
+    print_decision(out)
+
+
+def print_decision(out: dict[str, Any]) -> None:
+    """A lead answer as the terminal shows it (also `tiaokuai classify`)."""
     typer.echo(f"outcome:   {out['outcome']}")
     typer.echo(f"lead:      {out['lead']['name']} ({out['lead']['id']})")
     typer.echo(f"supports:  {'、'.join(s['name'] for s in out['supports']) or '-'}")

@@ -34,6 +34,8 @@ STOPWORDS = frozenset(
     """.split()
 )
 _HAN_RUN = re.compile(r"[\u3400-\u9fff]+")
+# Function characters: a bigram with one of them ("有人", "在河") is mostly grammar, not content.
+FUNCTION_CHARS = frozenset("的了在有是我你他她它这那都就也还很太和与被把让给对从到又再吗呢吧啊呀么个着过得地")
 _WORDLIKE = re.compile(r"[\w\u3400-\u9fff]")
 TERM_FREQ = 20_000  # high enough that a policy term is kept whole by jieba's DAG
 
@@ -88,8 +90,13 @@ class Segmenter:
 
 
 def bigrams(text: str) -> list[str]:
-    """Character bigrams within each run of Han characters."""
-    return [run[i : i + 2] for run in _HAN_RUN.findall(text) for i in range(len(run) - 1)]
+    """Character bigrams within each run of Han characters, without function characters."""
+    return [
+        run[i : i + 2]
+        for run in _HAN_RUN.findall(text)
+        for i in range(len(run) - 1)
+        if run[i] not in FUNCTION_CHARS and run[i + 1] not in FUNCTION_CHARS
+    ]
 
 
 def features(segmenter: Segmenter, text: str, drop: frozenset[str] = frozenset()) -> Counter[str]:
