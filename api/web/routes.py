@@ -8,7 +8,7 @@ codes, never as a 500.
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,8 @@ from api.web.decisions import recent_decisions
 from api.web.diff import diff_page
 from api.web.render import list_document, list_rows, render, stylesheet
 from api.web.report import report_context
-from engine import CaseError, ErrorCode, Runtime
+from engine import CaseError, ErrorCode, LeadRequest, Runtime
+from engine.intake import MAX_TEXT_CHARS
 from engine.lead import Case
 from engine.listing import by_domain, export_csv, export_xlsx, search_matters
 from engine.policy import AttributeType, Matter, Policy, suggest
@@ -215,15 +216,20 @@ class CaseForm:
     township: str = ""
     as_of: str = ""
     attributes: dict[str, str] | None = None
+    text: str = ""  # the ticket's words: intake reads matter, attributes and township from them
+    place: str = ""
 
 
 def _form_from(values: Any, policy: Policy) -> CaseForm:
     townships = policy.townships()
     return CaseForm(
         matter=str(values.get("matter") or ""),
-        township=str(values.get("township") or (townships[0].id if townships else "")),
+        # a ticket in words names its own township: no default then
+        township=str(values.get("township") or ("" if values.get("text") or values.get("place") or not townships else townships[0].id)),
         as_of=str(values.get("as_of") or today().isoformat()),
         attributes={k[5:]: str(v) for k, v in values.items() if k.startswith("attr.") and str(v) != ""},
+        text=str(values.get("text") or "")[:MAX_TEXT_CHARS + 1],
+        place=str(values.get("place") or "")[:200],
     )
 
 
@@ -252,6 +258,10 @@ def _case_of(form: CaseForm, policy: Policy) -> Case:
 
 
 def _playground(policy: Policy, form: CaseForm, decision: dict[str, Any] | None = None, error: PageError | None = None) -> HTMLResponse:
+    intake = (decision or {}).get("intake") or {}
+    chosen = intake.get("matter")
+    rows = [chosen | {"evidence": intake.get("evidence", [])}] if chosen and "score" in chosen else []
+    rows += intake.get("runners_up") or intake.get("candidates") or []
     return _page(
         "playground.html",
         422 if error else 200,
@@ -263,6 +273,7 @@ def _playground(policy: Policy, form: CaseForm, decision: dict[str, Any] | None 
         attributes=list(policy.attributes.values()),
         labels=dict(policy.manifest.time_limit_labels),
         decision=decision,
+        intake_rows=rows,
         error=error,
     )
 
@@ -279,6 +290,13 @@ async def playground_decide(request: Request, runtime: RuntimeDep) -> HTMLRespon
     policy = runtime.policy
     form = _form_from(await request.form(), policy)
     try:
+        if form.text or form.place:
+            case = _case_of(replace(form, township=form.township or "-"), policy)
+            asked = LeadRequest(
+                as_of=case.as_of, matter=case.matter, township=form.township or None,
+                text=form.text or None, place=form.place or None, attributes=case.attributes,
+            )  # fmt: skip
+            return _playground(policy, form, decision=runtime.answer(asked).to_dict("-"))
         decision = runtime.decide(_case_of(form, policy))
     except CaseError as exc:
         return _playground(policy, form, error=PageError(exc.code, exc.message, exc.field, exc.hint))

@@ -181,6 +181,20 @@ def test_playground_form_gives_the_decision_and_why(page: Page, server: str) -> 
     assert page.locator("#rule").get_attribute("data-id") == "ESC-SEVERE"
 
 
+def test_playground_text_box_shows_candidates_evidence_and_the_decision(page: Page, server: str) -> None:
+    page.goto(f"{server}/playground?as_of=2026-11-01")
+    page.fill("#f-text", "横路后村村口有人往田边倒建筑垃圾和渣土")
+    page.select_option("#f-township", "")
+    page.click("#decide")
+    page.wait_for_selector("#intake")
+    assert page.locator("#intake-matter").get_attribute("data-id") == "ENV-03"
+    assert page.locator("#intake-township").get_attribute("data-id") == "gaojia"
+    assert page.locator("#intake-candidates tr[data-id='ENV-03'] .evidence").count() > 0
+    assert page.locator("#lead").get_attribute("data-id") == "qj-enforce"
+    assert page.locator("#f-text").input_value().startswith("横路后村")  # the form keeps the words
+    shot(page, "playground-text")
+
+
 def test_playground_outside_the_list_is_dispatched(page: Page, server: str) -> None:
     page.goto(f"{server}/playground?township=zhangtan&as_of=2026-11-01")
     assert page.locator("#f-matter").input_value() == ""  # (清单外 / 未指明事项)

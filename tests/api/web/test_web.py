@@ -110,6 +110,20 @@ def test_playground_decides_with_the_engine(web: TestClient) -> None:
     assert 'id="rule" data-id="ESC-SEVERE"' in escalated
 
 
+def test_playground_reads_a_ticket_text(web: TestClient) -> None:
+    form = {"text": "高家镇衢江边上有人晚上偷偷挖沙", "as_of": "2026-11-01", "matter": "", "township": ""}
+    page = web.post("/playground", data=form).text
+    assert 'id="intake" data-confidence="high"' in page
+    assert 'id="intake-matter" data-id="WAT-01"' in page and 'id="intake-township" data-id="gaojia"' in page
+    assert 'class="intake-attribute" data-id="site_type" data-value="river"' in page
+    assert '<tr data-id="WAT-01">' in page and "挖沙 · " in page  # candidates with their evidence
+    assert 'id="rule" data-id="YJS-SAND-RIVER"' in page
+    outside = web.post("/playground", data={**form, "text": "请问图书馆几点开门", "place": "浮石"}).text
+    assert 'data-outcome="dispatch"' in outside and "未识别出清单事项" in outside
+    ambiguous = web.post("/playground", data={**form, "text": "井盖丢了", "place": "高家镇和莲花镇交界"})
+    assert ambiguous.status_code == 422 and 'data-code="place_ambiguous"' in ambiguous.text
+
+
 def test_playground_shows_case_errors_with_4xx(web: TestClient) -> None:
     response = web.post("/playground", data={"matter": "WAT-01", "township": "gaojia", "as_of": "2026-11-01", "attr.severity": "很严重"})
     assert response.status_code == 422 and 'data-code="wrong_type"' in response.text
