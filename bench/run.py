@@ -20,6 +20,7 @@ from typing import Any
 from bench.asgi_profile import asgi_figures
 from bench.engine import engine_figures, load_figures
 from bench.http import ROOT, baseline_tree, http_figures
+from bench.intake_eval import INTAKE_BEGIN, INTAKE_END, intake_figures, intake_section
 
 RESULTS = Path(__file__).resolve().parent / "results.md"
 
@@ -312,6 +313,8 @@ def main() -> None:
         if baseline is not None:
             trees["before"] = baseline
         loads = load_figures(trees)
+    print("intake …", file=sys.stderr)
+    intake = intake_figures()
     http = None
     asgi = None
     if not args.no_http:
@@ -335,6 +338,7 @@ def main() -> None:
     lines += analysis(engines, http, loads)
     lines += engine_section(engines)
     lines += load_section(loads)
+    lines += [INTAKE_BEGIN, *intake_section(intake), INTAKE_END, ""]
     if http is not None:
         lines += http_section(http)
     if asgi is not None:
