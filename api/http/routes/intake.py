@@ -19,7 +19,7 @@ router = APIRouter(prefix="/v1", tags=["list"])
     "/matters:classify",
     summary="Which matter of the list is this ticket",
     response_model=ClassifyResponseV1,
-    responses={422: {"model": ErrorV1}, 413: {"model": ErrorV1}},
+    responses={422: {"model": ErrorV1}, 400: {"model": ErrorV1}, 413: {"model": ErrorV1}},
 )
 async def classify(
     runtime: RuntimeDep,

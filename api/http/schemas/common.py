@@ -59,7 +59,8 @@ class ErrorV1(BaseModel):
     error: ErrorBodyV1
 
 
-# NOTE: the wire limit on a ticket text is generous so that a long text gets intake's own 422
-# (text_too_long, with a hint) rather than a schema error; the body limit (413) caps the rest.
-TicketText = Annotated[StrictStr, Field(max_length=100_000)]
+# NOTE: the wire limit on a ticket text is above intake's (2,000 characters) so that a long
+# ticket gets intake's own 422 (text_too_long, with a hint); beyond 10,000 it is a schema error,
+# and a body over the size limit a 413.
+TicketText = Annotated[StrictStr, Field(max_length=10_000)]
 PlaceText = Annotated[StrictStr, Field(max_length=200)]
