@@ -192,4 +192,4 @@ def test_openapi_document_is_fastapis_own(tmp_path: Path, seed_runtime: Runtime,
     post_op = served_doc["paths"]["/v1/cases/lead"]["post"]
     assert post_op["requestBody"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/LeadRequestV1"}
     assert post_op["responses"]["200"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/DecisionV1"}
-    assert set(post_op["requestBody"]["content"]["application/json"]["examples"]) == {"sand_mining", "outside_list"}
+    assert set(post_op["requestBody"]["content"]["application/json"]["examples"]) == {"sand_mining", "ticket_text", "outside_list"}
