@@ -10,7 +10,7 @@ from api.http.deps import DecisionLogDep, RuntimeDep, new_decision_id, today
 from api.http.logged import policy_used
 from api.http.schemas.common import ErrorV1
 from api.http.schemas.lead import SAND_MINING_EXAMPLE, TEXT_EXAMPLE, DecisionV1, LeadRequestV1
-from engine import Runtime, response_bytes
+from engine import Answer, Runtime, response_bytes
 from engine.policy import Policy
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"])
@@ -67,9 +67,13 @@ def answer(runtime: Runtime, body: LeadRequestV1) -> tuple[str, bytes, Policy]:
     Raises CaseError for a case the policy rejects.
     """
     policy = runtime.policy
-    answered = runtime.answer(body.to_request(today()))
+    day = today()
+    case = body.to_case(day)
+    # ids only: straight to the engine (the hot path); words go through intake first
+    answered = runtime.decide(case) if case is not None else runtime.answer(body.to_request(day))
     decision_id = new_decision_id()
-    used = policy_used(answered.decision.policy["digest"], policy, runtime.policy)
+    digest = (answered.decision if isinstance(answered, Answer) else answered).policy["digest"]
+    used = policy_used(digest, policy, runtime.policy)
     # NOTE: the engine's canonical dict is sent as is (not re-validated through DecisionV1):
     # the log stores these bytes and replay reproduces them (api/http/logged.py replay_lead).
     return decision_id, response_bytes(decision_id, answered), used

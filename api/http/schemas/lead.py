@@ -61,6 +61,13 @@ class LeadRequestV1(BaseModel):
         default=None, description="caller's own reference, e.g. a 12345 ticket number"
     )
 
+    def to_case(self, default_day: date) -> Case | None:
+        """The case of a request by ids (township given, no words), else None: the hot path
+        builds it directly and pays nothing for intake."""
+        if self.township is None or self.text is not None or self.place is not None:
+            return None
+        return Case(self.township, self.as_of or default_day, self.matter, self.attributes, self.reference)
+
     def to_request(self, default_day: date) -> LeadRequest:
         """The request as the engine reads it; without `as_of` it is judged on `default_day`."""
         return LeadRequest(
