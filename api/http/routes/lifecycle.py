@@ -19,7 +19,7 @@ from starlette.convertors import Convertor, register_url_convertor
 from api.http.auth import Principal, acting
 from api.http.errors import ApiError
 from api.http.schemas.cases import CaseEventV1, CaseOpenV1, CasesV1, CaseV1, RulingV1
-from engine import Case, ErrorCode
+from engine import ErrorCode
 from engine.cases import (
     CHINA,
     CaseService,
@@ -121,7 +121,12 @@ async def open_case(
     if body.case is not None:
         lead = body.case
         as_of = lead.as_of or at.date()
-        case = Case(township=lead.township, matter=lead.matter, attributes=lead.attributes, as_of=as_of, reference=lead.reference)
+        case = lead.to_case(as_of)
+        if case is None:  # words (text/place) or no township: intake answers in POST /v1/cases/lead
+            raise ApiError(
+                422, ErrorCode.MISSING_FIELD, "`case` needs `township` (ids only)", "case.township",
+                "for a ticket in words, POST /v1/cases/lead with `text` first, then open the case from its `decision_id`",
+            )
         request_json = lead.model_dump(mode="json", exclude_none=True) | {"as_of": as_of.isoformat()}
     appended = await run_in_threadpool(
         service.open, actor=actor, at=at, decision_id=body.decision_id, request=request_json, case=case,
