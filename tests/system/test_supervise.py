@@ -124,3 +124,21 @@ def test_sighup_to_the_supervisor_reloads_the_policy(supervised: Supervised, tmp
     after = supervised.health()
     assert after["worker"]["pid"] == before["worker"]["pid"]  # reloaded in place, not restarted
     assert after["policy"]["digest"] != before["policy"]["digest"]
+
+
+def test_supervised_connections_send_without_delay() -> None:
+    """The worker adopts the supervisor's socket as it is; every accepted connection must
+    have TCP_NODELAY, or keep-alive answers wait for the client's delayed ACK."""
+    import socket
+
+    from api.cli.supervise import bind
+
+    listener = bind("127.0.0.1", 0)
+    try:
+        client = socket.create_connection(listener.getsockname())
+        accepted, _ = listener.accept()
+        assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+        accepted.close()
+        client.close()
+    finally:
+        listener.close()
