@@ -170,6 +170,8 @@ def commit_cost(directory: Path, commits: int = 300) -> dict[str, float]:
     out: dict[str, float] = {}
     for mode in ("FULL", "NORMAL"):
         path = directory / f"commit-{mode}.sqlite3"
+        for stale in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            stale.unlink(missing_ok=True)  # a fresh database each time it is measured
         db = sqlite3.connect(path, isolation_level=None)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute(f"PRAGMA synchronous={mode}")
