@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 PORT="${PGPORT:-55433}"
 DATA="${PGDATA_DIR:-$PWD/var/postgres}"
 PYTEST="${PYTEST:-.venv/bin/pytest}"
-TESTS=(tests/engine/log/test_store.py tests/api/http/test_decision_log_api.py tests/engine/test_replay.py tests/api/cli/test_audit.py)
+TESTS=(tests/engine/log/test_store.py tests/engine/cases/test_store.py tests/api/http/test_decision_log_api.py tests/engine/test_replay.py tests/api/cli/test_audit.py)
 
 find_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
 BIN="$(find_bin)"
