@@ -48,6 +48,13 @@ class CaseChapter:
     def transition(self, event: str, state: str) -> Transition | None:
         return self._transitions.get((event, state))
 
+    def state(self, state_id: str) -> LifecycleState:
+        """A state by id; one a reloaded lifecycle dropped keeps its id as its name (cases stay readable)."""
+        return self.states.get(state_id) or LifecycleState(id=state_id, name=state_id)
+
+    def state_name(self, state_id: str) -> str:
+        return self.state(state_id).name
+
     def event_name(self, event: str) -> str:
         names = {"open": "吹哨派单", "dispute": "提交编办裁定"}
         found = next((t.name for t in self.lifecycle.transitions if t.event == event), None)

@@ -196,7 +196,8 @@ def _enter(chapter: CaseChapter, state: CaseState, new_state: str, event: Event,
     clocks: list[ClockRun] = []
     running_limits: set[str] = set()
     for run in state.clocks:
-        if run.running and (lead_changed or new_state not in chapter.clocks[run.limit].runs_in):
+        spec = chapter.clocks.get(run.limit)  # None: a reloaded lifecycle no longer has this clock
+        if run.running and (lead_changed or spec is None or new_state not in spec.runs_in):
             run = replace(run, stopped_at=event.at, stopped_by=event.kind)
         elif run.running:
             running_limits.add(run.limit)
@@ -355,7 +356,7 @@ def plan(state: CaseState, command: Command, chapter: CaseChapter) -> list[Event
     if transition is None:
         allowed = allowed_events(chapter, state)
         raise TransitionNotAllowed(
-            f"case `{state.case_id}` is `{state.state}` ({chapter.states[state.state].name}): `{command.kind}` is not allowed",
+            f"case `{state.case_id}` is `{state.state}` ({chapter.state_name(state.state)}): `{command.kind}` is not allowed",
             hint="allowed now: " + (", ".join(a["event"] for a in allowed) or "nothing (the case is finished)"),
             allowed=allowed,
             state=state.state,

@@ -116,7 +116,7 @@ def case_view(state: CaseState, chapter: CaseChapter, policy: Policy, now: datet
     now = china_time(now)
     decision = state.decision
     matter = policy.matters.get(state.matter) if state.matter else None
-    status = chapter.states[state.state]
+    status = chapter.state(state.state)
     running = [deadline_view(r, chapter, policy, now) for r in state.running()]
     return {
         "case_id": state.case_id,
