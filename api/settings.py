@@ -8,6 +8,9 @@ from pathlib import Path
 
 from api.tokens import AuthConfig
 
+# The exit code of a server process whose configuration or first policy cannot work
+# (sysexits' EX_CONFIG): the supervisor does not restart it, restarting would only loop.
+STARTUP_REFUSED = 78
 DEFAULT_POLICY = Path(__file__).resolve().parent.parent / "policy"
 DEFAULT_DATABASE = Path("var") / "tiaokuai.sqlite3"
 DEFAULT_FEATURES = DEFAULT_POLICY.parent / "features"
@@ -27,6 +30,10 @@ class Settings:
     TIAOKUAI_MAX_BODY_BYTES       largest request body accepted (default 1 MiB; larger → 413)
     TIAOKUAI_DECISION_CACHE       decisions cached per policy version (default 10000; 0 = off)
     TIAOKUAI_RELOAD_TIMEOUT       seconds the compile-check of a reloaded policy may take (default 30)
+    TIAOKUAI_CHECKPOINT_KEY       Ed25519 key that signs checkpoints of the log (default: beside an SQLite
+                                  log, `<log>.checkpoint.key`; else var/checkpoint.key; created if absent)
+    TIAOKUAI_CHECKPOINTS          the signed checkpoints, one JSON line each (default: `<log>.checkpoints.jsonl`)
+    TIAOKUAI_CHECKPOINT_INTERVAL  seconds between checkpoints while the head moves (default 60; 0 = only at shutdown)
     TIAOKUAI_TOKENS / TIAOKUAI_TOKENS_FILE, TIAOKUAI_AUTH_DECIDE, TIAOKUAI_AUTH_LIST: see api/tokens.py
     """
 
@@ -39,6 +46,13 @@ class Settings:
     reload_timeout: float = 30.0
     sqlite_synchronous: str = "FULL"
     auth: AuthConfig = field(default_factory=AuthConfig)
+    checkpoint_key: Path | None = None
+    checkpoints: Path | None = None
+    checkpoint_interval: float = 60.0
+
+    def checkpoint_paths(self) -> tuple[Path, Path] | None:
+        """(key, checkpoint file); None for an in-memory log, which has nothing to anchor."""
+        return checkpoint_paths(self.database_url, self.checkpoint_key, self.checkpoints)
 
     @classmethod
     def from_env(cls, policy_dir: Path | str | None = None, database_url: str | None = None) -> Settings:
@@ -57,4 +71,21 @@ class Settings:
             reload_timeout=float(env.get("TIAOKUAI_RELOAD_TIMEOUT", 30.0)),
             sqlite_synchronous=env.get("TIAOKUAI_SQLITE_SYNCHRONOUS", "FULL").upper(),
             auth=AuthConfig.from_env(env),
+            checkpoint_key=Path(env["TIAOKUAI_CHECKPOINT_KEY"]) if env.get("TIAOKUAI_CHECKPOINT_KEY") else None,
+            checkpoints=Path(env["TIAOKUAI_CHECKPOINTS"]) if env.get("TIAOKUAI_CHECKPOINTS") else None,
+            checkpoint_interval=float(env.get("TIAOKUAI_CHECKPOINT_INTERVAL", 60.0)),
         )
+
+
+def checkpoint_paths(database_url: str, key: Path | None = None, checkpoints: Path | None = None) -> tuple[Path, Path] | None:
+    """Where a log's checkpoint key and checkpoints live unless configured: beside an SQLite
+    file (`log.sqlite3.checkpoint.key`, `log.sqlite3.checkpoints.jsonl`), else under var/."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        if url.database in (None, "", ":memory:"):
+            return (key, checkpoints) if key is not None and checkpoints is not None else None
+        base = Path(str(url.database))
+        return key or base.with_name(base.name + ".checkpoint.key"), checkpoints or base.with_name(base.name + ".checkpoints.jsonl")
+    return key or DEFAULT_DATABASE.with_name("checkpoint.key"), checkpoints or DEFAULT_DATABASE.with_name("checkpoints.jsonl")

@@ -11,11 +11,14 @@ facades api/ imports; nothing outside the engine reaches into a submodule.
 from engine.errors import (
     ActorNotAllowed,
     ActorNotOnCase,
+    AnalysisFailed,
     CaseError,
     CaseEventError,
     CaseExists,
     CaseNotFound,
+    CheckpointError,
     CompileError,
+    ConfirmationRequired,
     DeadlinePassed,
     DisputeState,
     EngineFailure,
@@ -39,7 +42,7 @@ from engine.policy import Policy, load_policy, policy_from_files
 from engine.reload import ReloadResult, reload_policy
 from engine.replay import Replayer, json_bytes, response_bytes
 from engine.rules import CompiledPolicy, compile_policy
-from engine.runtime import Answer, LeadRequest, Runtime
+from engine.runtime import Answer, LeadRequest, Resumed, Runtime, resume
 from engine.version import ENGINE_VERSION
 
 __all__ = [
@@ -56,6 +59,11 @@ __all__ = [
     "TransitionNotAllowed",
     "ENGINE_VERSION",
     "Answer",
+    "AnalysisFailed",
+    "CheckpointError",
+    "ConfirmationRequired",
+    "Resumed",
+    "resume",
     "Case",
     "CaseError",
     "CompileError",

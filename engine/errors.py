@@ -82,6 +82,12 @@ class ErrorCode(StrEnum):
     PLACE_AMBIGUOUS = "place_ambiguous"
     PLACE_OUTSIDE_COUNTY = "place_outside_county"
     PLACE_UNKNOWN = "place_unknown"
+    INVALID_ENCODING = "invalid_encoding"
+    CONFIRMATION_REQUIRED = "confirmation_required"
+    CHECKPOINT_FAILED = "checkpoint_failed"
+    ANALYSIS_TIMEOUT = "analysis_timeout"
+    ANALYSIS_FAILED = "analysis_failed"
+    CSRF_FAILED = "csrf_failed"
 
 
 @dataclass(frozen=True)
@@ -163,6 +169,29 @@ class LogError(TiaokuaiError):
 
 class RecordNotFound(TiaokuaiError):
     """No record with that id, or no stored policy with that digest."""
+
+
+class CheckpointError(TiaokuaiError):
+    """A checkpoint key or checkpoint file cannot be read or written."""
+
+
+class ConfirmationRequired(TiaokuaiError):
+    """A reload would remove every clause of one or more files: it is activated only when the
+    caller names those files (an emptied chapter is more often an accident, a truncated or
+    half-saved file, than a decision). `changes` are the clause changes as dicts."""
+
+    def __init__(self, emptied: dict[str, list[str]], changes: list[dict[str, Any]]) -> None:
+        self.emptied, self.changes = emptied, changes
+        files = ", ".join(f"`{f}` ({len(ids)} clauses)" for f, ids in emptied.items())
+        super().__init__(f"the new policy removes every clause of {files}")
+
+
+class AnalysisFailed(TiaokuaiError):
+    """Impact analysis in its child process failed or did not finish in time."""
+
+    def __init__(self, message: str, timed_out: bool = False) -> None:
+        super().__init__(message)
+        self.timed_out = timed_out
 
 
 @dataclass(frozen=True)

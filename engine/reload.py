@@ -16,12 +16,15 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from engine.errors import Finding, PolicyError
+from engine.analysis.diff import ClauseChange, clause_changes
+from engine.errors import ConfirmationRequired, Finding, PolicyError
+from engine.policy.index import Policy
 from engine.policy.load import digest_files, policy_from_files, read_policy_dir
 from engine.runtime import Active, Runtime
 
@@ -36,6 +39,24 @@ class ReloadResult:
     active: Active
     previous: dict[str, str]
     took_ms: float
+    clauses: tuple[ClauseChange, ...] = ()
+
+
+CLAUSE_SECTIONS = ("matters", "rules", "delegations", "grid_criteria")
+
+
+def emptied_files(base: Policy, head: Policy) -> dict[str, list[str]]:
+    """Files that hold clauses (matters, rules, delegations, criteria) in `base` and none in `head`."""
+
+    def by_file(policy: Policy) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for (section, item_id), location in policy.locations.items():
+            if section in CLAUSE_SECTIONS:
+                out.setdefault(location.file, []).append(item_id)
+        return out
+
+    before, after = by_file(base), by_file(head)
+    return {name: ids for name, ids in sorted(before.items()) if name not in after}
 
 
 def check_in_child(files: dict[str, str], timeout: float = DEFAULT_TIMEOUT) -> dict[str, Any]:
@@ -77,8 +98,20 @@ def check_in_child(files: dict[str, str], timeout: float = DEFAULT_TIMEOUT) -> d
     return report
 
 
-def reload_policy(runtime: Runtime, path: Path | str, timeout: float = DEFAULT_TIMEOUT) -> ReloadResult:
-    """Reload `path` into `runtime` if its files changed. Serialised per runtime."""
+def reload_policy(
+    runtime: Runtime,
+    path: Path | str,
+    timeout: float = DEFAULT_TIMEOUT,
+    confirm: Collection[str] = (),
+    record: Callable[[Policy, str], None] | None = None,
+) -> ReloadResult:
+    """Reload `path` into `runtime` if its files changed. Serialised per runtime.
+
+    Raises PolicyError (findings, timeout, crash) or ConfirmationRequired (a file's
+    clauses all removed and the file not named in `confirm`); the active policy keeps
+    serving. `record(policy, source)` is called once the policy passed the check and
+    before it is swapped in (the decision log's activation record).
+    """
     with runtime.reload_lock:
         started = time.perf_counter()
         previous = runtime.active
@@ -86,9 +119,16 @@ def reload_policy(runtime: Runtime, path: Path | str, timeout: float = DEFAULT_T
         files = read_policy_dir(Path(path))
         if digest_files(files) == previous.policy.digest:
             return ReloadResult(False, previous, before, (time.perf_counter() - started) * 1000)
+        policy = policy_from_files(files)
+        changes = clause_changes(previous.policy, policy)
+        emptied = {name: ids for name, ids in emptied_files(previous.policy, policy).items() if name not in confirm}
+        if emptied:
+            raise ConfirmationRequired(emptied, [c.to_dict() for c in changes])
         check_in_child(files, timeout)
-        active = runtime.swap(policy_from_files(files), str(path))
-        return ReloadResult(True, active, before, (time.perf_counter() - started) * 1000)
+        if record is not None:
+            record(policy, str(path))
+        active = runtime.swap(policy, str(path))
+        return ReloadResult(True, active, before, (time.perf_counter() - started) * 1000, tuple(changes))
 
 
 def _child() -> None:

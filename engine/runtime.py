@@ -20,11 +20,12 @@ from typing import Any
 
 from engine.admission.review import CRITERIA_SHARD, Proposal, Review, compile_criteria, review
 from engine.analysis.check import gate
-from engine.errors import CaseError, EngineFailure, ErrorCode
+from engine.errors import CaseError, EngineFailure, ErrorCode, TiaokuaiError
 from engine.intake import Intake, intake_for
 from engine.lead.cache import DEFAULT_CACHE_SIZE, DecisionCache, cache_key
 from engine.lead.decide import decide
 from engine.lead.decision import Case, Decision
+from engine.log.store import DecisionLog
 from engine.policy.index import Policy
 from engine.policy.load import load_policy, policy_from_files
 from engine.policy.model import Scalar
@@ -219,3 +220,35 @@ def activate(policy: Policy, adapter: DurableRules, source: str) -> Active:
             adapter.unregister(registration)  # all or nothing: the previous policy keeps serving
             raise
     return Active(compiled, registration, datetime.now(UTC), source, criteria, intake=intake_for(policy))
+
+
+@dataclass(frozen=True)
+class Resumed:
+    """What a starting worker serves, and whether the policy directory holds something else."""
+
+    runtime: Runtime
+    first_start: bool
+    disk_digest: str | None  # the directory's digest when it differs from the active policy
+
+
+def resume(log: DecisionLog, policy_dir: Path, cache_size: int = DEFAULT_CACHE_SIZE) -> Resumed:
+    """The runtime a (re)starting worker serves: the last activated policy version, read
+    from the decision log by digest. Only when none was ever activated is the policy
+    directory loaded (and gated) and recorded as the first activation.
+
+    # NOTE: a restarted worker must not pick up an unreviewed or rejected edit on disk;
+    # only a gated reload (engine.reload) changes the active policy.
+    """
+    from engine.policy.load import digest_files, read_policy_dir
+
+    digest = log.active_digest()
+    if digest is None:
+        runtime = Runtime.from_dir(policy_dir, cache_size)
+        log.activate(runtime.policy, str(policy_dir))
+        return Resumed(runtime, True, None)
+    runtime = Runtime.from_files(log.policy_files(digest), f"activated version {digest[:12]} (decision log)", cache_size)
+    try:
+        on_disk: str | None = digest_files(read_policy_dir(policy_dir))
+    except (OSError, TiaokuaiError):
+        on_disk = None
+    return Resumed(runtime, False, on_disk if on_disk != digest else None)

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from api.settings import DEFAULT_POLICY, Settings
+from api.settings import DEFAULT_POLICY, STARTUP_REFUSED, Settings
 from engine import LogError
 from engine.log import DecisionLog, open_log, sqlite_path
 
@@ -20,6 +20,7 @@ class ExitCode(IntEnum):
     OK = 0
     FINDINGS = 1  # check/verify/replay/diff found something, or the policy rejects the case
     USAGE = 2  # bad arguments, unreadable files, no such log
+    STARTUP_REFUSED = STARTUP_REFUSED  # `serve`: a configuration or first policy that cannot work (not retried)
 
 
 PolicyOpt = Annotated[

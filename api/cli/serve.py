@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from api.cli.common import DEFAULT_POLICY, PolicyOpt
+from api.cli.common import DEFAULT_POLICY, ExitCode, PolicyOpt, fail
 
 
 def serve(
@@ -20,7 +20,13 @@ def serve(
     """Serve the HTTP API with uvicorn (supervised: an engine crash restarts the worker)."""
     import uvicorn
 
+    from api.settings import Settings
+
     os.environ["TIAOKUAI_POLICY"] = str(policy)
+    try:
+        Settings.from_env()  # a bad configuration stops here, once, not in a restart loop
+    except ValueError as exc:
+        raise fail(str(exc), ExitCode.STARTUP_REFUSED) from None
     if supervise:
         from api.cli.supervise import supervise as run_supervised
 

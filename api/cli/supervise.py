@@ -22,6 +22,8 @@ import sys
 import time
 from types import FrameType
 
+from api.settings import STARTUP_REFUSED
+
 log = logging.getLogger("tiaokuai.supervise")
 
 MIN_BACKOFF, MAX_BACKOFF, STABLE_AFTER = 0.5, 10.0, 60.0
@@ -93,6 +95,10 @@ def supervise(host: str, port: int, log_level: str = "info", access_log: bool = 
         code = child.wait()
         if stopping:
             break
+        if code == STARTUP_REFUSED:
+            log.error("worker pid %d refused to start (configuration or policy, see above); not restarting", child.pid)
+            sock.close()
+            return STARTUP_REFUSED
         last_exit = describe_exit(code)
         restarts += 1
         if time.monotonic() - started > STABLE_AFTER:

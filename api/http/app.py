@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -20,9 +21,11 @@ from api.http.schemas.common import ErrorV1
 from api.settings import Settings
 from api.web import router as web_router
 from api.web.cases import router as case_pages
-from engine import ENGINE_VERSION, Runtime
+from engine import ENGINE_VERSION, CheckpointError, Runtime, resume
 from engine.cases import CaseService, CaseStore
-from engine.log import open_log
+from engine.log import Checkpointer, CheckpointFile, DecisionLog, load_or_create_key, open_log, utc_now
+
+log = logging.getLogger("tiaokuai.app")
 
 
 class TiaokuaiApp(FastAPI):
@@ -39,10 +42,27 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     # what requests made (p99 under load: bench/results.md).
     gc.collect()
     gc.freeze()
+    checkpointer: Checkpointer | None = app.state.checkpointer
+    if checkpointer is not None:
+        checkpointer.start()
     yield
-    # Everything queued is committed before the process lets go of the decision log.
+    # Everything queued is committed before the process lets go of the decision log,
+    # and the final head is signed.
     app.state.cases.store.close()
     app.state.decision_log.close()
+    if checkpointer is not None:
+        try:
+            checkpointer.stop()
+        except CheckpointError as exc:
+            log.error("the final checkpoint was not written: %s", exc)
+
+
+def _checkpointer(settings: Settings, decision_log: DecisionLog) -> Checkpointer | None:
+    paths = settings.checkpoint_paths()
+    if paths is None:
+        return None
+    key, file = paths
+    return Checkpointer(load_or_create_key(key), CheckpointFile(file), decision_log.head, utc_now, settings.checkpoint_interval)
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
@@ -57,9 +77,20 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         dependencies=[Depends(reject_unknown_query)],
     )
     app.state.settings = settings
-    app.state.runtime = runtime or Runtime.from_dir(settings.policy_dir, settings.decision_cache)
-    app.state.decision_log = open_log(settings.database_url, ENGINE_VERSION, sqlite_synchronous=settings.sqlite_synchronous)
-    app.state.decision_log.store_policy(app.state.runtime.policy)
+    decision_log = open_log(settings.database_url, ENGINE_VERSION, sqlite_synchronous=settings.sqlite_synchronous)
+    if runtime is None:
+        resumed = resume(decision_log, settings.policy_dir, settings.decision_cache)
+        runtime = resumed.runtime
+        if resumed.disk_digest is not None:
+            log.warning(
+                "serving the last activated policy %s; %s holds another version (%s): reload to activate it",
+                runtime.policy.digest[:12], settings.policy_dir, resumed.disk_digest[:12],
+            )
+    else:
+        decision_log.activate(runtime.policy, runtime.active.source)
+    app.state.runtime = runtime
+    app.state.decision_log = decision_log
+    app.state.checkpointer = _checkpointer(settings, decision_log)
     runtime_, log_ = app.state.runtime, app.state.decision_log
     app.state.clock = lambda: datetime.now(UTC)  # the case lifecycle's "now" (tests set their own)
     app.state.cases = CaseService(

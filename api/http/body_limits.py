@@ -3,7 +3,11 @@
 `BodyLimit`: an oversized request body never reaches FastAPI's JSON parser (nor the
 engine); 413 in the one error shape. The body is read up to the limit before the app sees
 it (declared Content-Length first, chunked bodies counted as they arrive), then replayed.
-FastAPI's own `max_body_size` answers `text/plain`, outside the error shape.
+FastAPI's own `max_body_size` answers `text/plain`, outside the error shape. A JSON body
+must also be UTF-8 without a byte-order mark (RFC 8259 §8.1): Python's JSON parser would
+accept UTF-16 and UTF-32 too, and the decision log, which keeps the body as received,
+could then not hold it as text, so such a decision could not be replayed. It is a 400
+`invalid_encoding` before anything is decided.
 
 `reject_unknown_query`: an app-wide dependency; a /v1 route's undeclared query parameters
 are a 422, not silently ignored (`?domian=water` would otherwise list every matter).
@@ -60,7 +64,14 @@ class BodyLimit:
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
-        await self.app(scope, replaying(b"".join(chunks), False, receive), send)
+        body = b"".join(chunks)
+        if body and _is_json(scope) and not utf8_without_bom(body):
+            await self._reject(
+                send, 400, ErrorCode.INVALID_ENCODING, "the request body is not UTF-8 text without a byte-order mark",
+                "send JSON encoded as UTF-8, without a BOM (RFC 8259)",
+            )
+            return
+        await self.app(scope, replaying(body, False, receive), send)
 
     async def _too_large(self, send: Send) -> None:
         await self._reject(
@@ -99,6 +110,29 @@ def replaying(body: bytes, more: bool, receive: Receive) -> Receive:
         return await receive()
 
     return replay
+
+
+BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")  # UTF-8, UTF-16/32 LE, UTF-16/32 BE
+
+
+def _is_json(scope: Scope) -> bool:
+    for name, value in scope.get("headers", ()):
+        if name == b"content-type":
+            kind = value.split(b";", 1)[0].strip().lower()
+            return bool(kind == b"application/json" or kind.endswith(b"+json"))
+    return True  # no content type: FastAPI reads the body as JSON anyway
+
+
+def utf8_without_bom(body: bytes) -> bool:
+    """JSON text as RFC 8259 wants it: UTF-8, no byte-order mark (the fast path checks it too)."""
+    if body.startswith(BOMS) or body.startswith(b"\x00\x00\xfe\xff"):
+        return False
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    # NUL bytes in the first four: UTF-16/32 without a BOM (JSON text starts with ASCII).
+    return b"\x00" not in body[:4]
 
 
 async def reject_unknown_query(request: Request) -> None:

@@ -18,11 +18,14 @@ from api.http.auth import AuthError
 from engine import (
     ActorNotAllowed,
     ActorNotOnCase,
+    AnalysisFailed,
     CaseError,
     CaseEventError,
     CaseExists,
     CaseNotFound,
+    CheckpointError,
     CompileError,
+    ConfirmationRequired,
     DeadlinePassed,
     DisputeState,
     EngineFailure,
@@ -129,6 +132,23 @@ def install(app: FastAPI) -> None:
     async def _policy(_: Request, exc: PolicyError) -> JSONResponse:
         findings = [f.render() for f in exc.findings]
         return error_response(422, ErrorCode.POLICY_REJECTED, str(exc), hint="the active policy keeps serving", findings=findings)
+
+    @app.exception_handler(ConfirmationRequired)
+    async def _confirm(_: Request, exc: ConfirmationRequired) -> JSONResponse:
+        query = "&".join(f"confirm={name}" for name in exc.emptied)
+        return error_response(409, ErrorCode.CONFIRMATION_REQUIRED, str(exc), "confirm",
+                              f"if that is intended, reload again with ?{query}; the active policy keeps serving",
+                              emptied=exc.emptied, changes=exc.changes)
+
+    @app.exception_handler(CheckpointError)
+    async def _checkpoint(_: Request, exc: CheckpointError) -> JSONResponse:
+        log.error("checkpoint failure: %s", exc)
+        return error_response(503, ErrorCode.CHECKPOINT_FAILED, str(exc), hint="check the checkpoint key and file (TIAOKUAI_CHECKPOINT_KEY, TIAOKUAI_CHECKPOINTS)")
+
+    @app.exception_handler(AnalysisFailed)
+    async def _analysis(_: Request, exc: AnalysisFailed) -> JSONResponse:
+        code = ErrorCode.ANALYSIS_TIMEOUT if exc.timed_out else ErrorCode.ANALYSIS_FAILED
+        return error_response(503, code, str(exc), hint="narrow the comparison, or run `tiaokuai diff` from the command line")
 
     @app.exception_handler(EngineFailure)
     async def _engine(_: Request, exc: EngineFailure) -> JSONResponse:

@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 from api.http.auth import authorized
-from api.http.body_limits import replaying
+from api.http.body_limits import replaying, utf8_without_bom
 from api.http.routes.lead import answer
 from api.http.schemas.lead import LeadRequestV1
 
@@ -78,7 +78,8 @@ class LeadFastPath:
             if size > settings.max_body_bytes or not message.get("more_body", False):
                 break
         body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-        answered = size <= settings.max_body_bytes and authorized(settings.auth, "cases:decide", authorization)
+        # NOTE: json.loads would read UTF-16/32 too; such a body goes to the app, which refuses it.
+        answered = size <= settings.max_body_bytes and utf8_without_bom(body) and authorized(settings.auth, "cases:decide", authorization)
         if answered:
             try:
                 request = LeadRequestV1.model_validate(json.loads(body))

@@ -2,6 +2,15 @@
 versions they were decided under, and their verification; migrations by Alembic.
 """
 
+from engine.log.checkpoint import (
+    Checkpoint,
+    Checkpointer,
+    CheckpointFile,
+    Signer,
+    load_or_create_key,
+    load_public_key,
+    verify_against,
+)
 from engine.log.store import (
     DecisionLog,
     Record,
@@ -11,6 +20,9 @@ from engine.log.store import (
     open_log,
     policy_versions,
     sqlite_path,
+    utc_now,
 )
 
-__all__ = ["DecisionLog", "describe_url", "format_time", "new_record_id", "open_log", "policy_versions", "Record", "sqlite_path"]
+__all__ = [
+    "Checkpoint", "CheckpointFile", "Checkpointer", "Signer", "load_or_create_key", "load_public_key", "verify_against", "utc_now",
+    "DecisionLog", "describe_url", "format_time", "new_record_id", "open_log", "policy_versions", "Record", "sqlite_path"]

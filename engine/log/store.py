@@ -105,6 +105,15 @@ decisions = Table(
 )
 
 
+activations = Table(
+    "activations",
+    metadata,
+    Column("seq", SEQ_TYPE, primary_key=True, autoincrement=False),
+    Column("digest", String(64), ForeignKey("policy_versions.digest"), nullable=False),
+    Column("time", String(32), nullable=False),
+    Column("source", Text, nullable=False),
+)
+
 HEAD = select(decisions.c.seq, decisions.c.hash).order_by(decisions.c.seq.desc()).limit(1)
 
 
@@ -133,7 +142,8 @@ def new_record_id() -> str:
 def _as_text(value: Json | bytes) -> str:
     """Bytes or str are stored exactly as given (as received / as sent); anything else as canonical JSON."""
     if isinstance(value, bytes):
-        return value.decode("utf-8", errors="replace")
+        # Strict: a record must hold exactly what was received (the API refuses other encodings).
+        return value.decode("utf-8")
     if isinstance(value, str):
         return value
     return canonical(value)
@@ -255,7 +265,7 @@ class Verification:
 def _reference_of(request: Json | bytes) -> str | None:
     data = request
     if isinstance(request, bytes | str):
-        data = _parse(request.decode("utf-8", errors="replace") if isinstance(request, bytes) else request)
+        data = _parse(request.decode("utf-8", errors="strict") if isinstance(request, bytes) else request)
     if isinstance(data, dict) and isinstance(data.get("reference"), str):
         return str(data["reference"])[:128]
     return None
@@ -380,6 +390,7 @@ class DecisionLog:
         self._writer: threading.Thread | None = None
         self._start = threading.Lock()
         self._known_policies: set[str] = set()
+        self.last_failure: tuple[str, str] | None = None  # (time, message) of the last failed commit, until one succeeds
         self._compiled: _Statements | None = None
 
     # --- writing ------------------------------------------------------------------
@@ -434,9 +445,12 @@ class DecisionLog:
         future: Future[Record] | asyncio.Future[Record],
         loop: asyncio.AbstractEventLoop | None,
     ) -> None:
-        if reference is None:
-            reference = _reference_of(request)
-        request_text, response_text = _as_text(request), _as_text(response)
+        try:
+            if reference is None:
+                reference = _reference_of(request)
+            request_text, response_text = _as_text(request), _as_text(response)
+        except UnicodeDecodeError as exc:  # the API refuses other encodings before deciding
+            raise LogError(f"a record must be UTF-8 text: {exc}") from None
         # Under the lock: a concurrent close() must not strand the record behind its stop
         # mark, and times follow log order.
         with self._start:
@@ -475,6 +489,34 @@ class DecisionLog:
             _lock(conn)
             self._store_policy(conn, policy)
         self._known_policies.add(policy.digest)
+
+    def activate(self, policy: Policy, source: str) -> None:
+        """Record that `policy` is now the active version (stored first if needed)."""
+        with self.db.connect().execution_options(writer=True) as conn, conn.begin():
+            _lock(conn)
+            self._store_policy(conn, policy)
+            last = conn.execute(select(activations.c.seq, activations.c.digest).order_by(activations.c.seq.desc()).limit(1)).first()
+            if last is not None and last[1] == policy.digest:
+                return
+            conn.execute(activations.insert().values(seq=(last[0] if last else 0) + 1, digest=policy.digest, time=self._clock(), source=source[:500]))
+        self._known_policies.add(policy.digest)
+
+    def active_digest(self) -> str | None:
+        """The digest of the most recently activated policy version, if any."""
+        with self.db.connect() as conn:
+            row = conn.execute(select(activations.c.digest).order_by(activations.c.seq.desc()).limit(1)).first()
+        return None if row is None else str(row[0])
+
+    def head(self) -> tuple[int, str]:
+        """(number of records, hash of the last one): what a checkpoint signs."""
+        with self.db.connect() as conn:
+            row = conn.execute(HEAD).first()
+        return (0, GENESIS) if row is None else (int(row[0]), str(row[1]))
+
+    def hash_at(self, seq: int) -> str | None:
+        with self.db.connect() as conn:
+            row = conn.execute(select(decisions.c.hash).where(decisions.c.seq == seq)).first()
+        return None if row is None else str(row[0])
 
     def _store_policy(self, conn: Connection, policy: Policy) -> None:
         if policy.digest in self._known_policies:
@@ -516,6 +558,7 @@ class DecisionLog:
         try:
             return self.db.connect().execution_options(writer=True)
         except Exception as exc:  # noqa: BLE001 - the waiting requests must hear of it
+            self.last_failure = (self._clock(), f"the decision log could not commit: {exc}")
             _settle(batch, None, exc)
             return None
 
@@ -598,8 +641,10 @@ class DecisionLog:
             cursor.close()
             # the transaction has committed here: only now may anyone be told
         except Exception as exc:  # noqa: BLE001 - every failure must reach the waiting requests
+            self.last_failure = (self._clock(), f"the decision log could not commit: {exc}")
             _settle(batch, None, exc)
             return False
+        self.last_failure = None
         _settle(batch, records, None)
         return True
 
@@ -676,27 +721,57 @@ class DecisionLog:
         return files
 
     def verify(self) -> Verification:
-        """Walk the chain from the first record; report the first link that does not hold."""
+        """Walk the chain from the first record; report the first link that does not hold.
+
+        Also checks the stored policy versions: each must match its digest and its own
+        `policy.yaml` id and version, and every record's policy must be stored under the
+        id and version the record names (else it could not be replayed).
+        """
         prev, count = GENESIS, 0
         broken: Broken | None = None
+        named: dict[str, tuple[int, str, str, str]] = {}  # digest → first (seq, id, policy id, version) naming it
         with self.db.connect() as conn:
+            stored = {
+                str(r.digest): (str(r.policy_id), str(r.version), str(r.files))
+                for r in conn.execute(select(policy_versions.c.digest, policy_versions.c.policy_id, policy_versions.c.version, policy_versions.c.files))
+            }
             rows = conn.execution_options(yield_per=1000).execute(select(decisions).order_by(decisions.c.seq))
             try:
                 for row in rows:
-                    broken = _check_link(Record(**row._asdict()), count + 1, prev)
+                    record = Record(**row._asdict())
+                    broken = _check_link(record, count + 1, prev)
                     if broken is not None:
                         break
+                    named.setdefault(record.policy_digest, (record.seq, record.id, record.policy_id, record.policy_version))
                     prev, count = str(row.hash), count + 1
             finally:
                 rows.close()  # a server-side cursor on PostgreSQL: release it even when stopping early
-            stored = conn.execute(select(policy_versions.c.digest, policy_versions.c.files)).all()
         if broken is not None:
             return Verification(count, prev, len(stored), broken)
-        for digest, files in stored:
-            if digest_files(json.loads(files)) != digest:
-                reason = f"stored policy `{digest[:12]}` does not match its digest (its files were altered)"
-                return Verification(count, prev, len(stored), Broken(0, digest, reason))
-        return Verification(count, prev, len(stored), None)
+        broken = _check_policies(stored, named)
+        return Verification(count, prev, len(stored), broken)
+
+
+def _check_policies(stored: Mapping[str, tuple[str, str, str]], named: Mapping[str, tuple[int, str, str, str]]) -> Broken | None:
+    import yaml
+
+    for digest, (policy_id, version, files_json) in stored.items():
+        files = json.loads(files_json)
+        if digest_files(files) != digest:
+            return Broken(0, digest, f"stored policy `{digest[:12]}` does not match its digest (its files were altered)")
+        try:
+            manifest = (yaml.safe_load(files.get("policy.yaml", "")) or {}).get("policy") or {}
+        except (yaml.YAMLError, AttributeError):
+            manifest = {}
+        if (str(manifest.get("id")), str(manifest.get("version"))) != (policy_id, version):
+            return Broken(0, digest, f"stored policy `{digest[:12]}` is labelled {policy_id} {version} but its policy.yaml says "
+                                     f"{manifest.get('id')} {manifest.get('version')} (relabelled)")
+    for digest, (seq, record_id, policy_id, version) in sorted(named.items(), key=lambda item: item[1][0]):
+        if digest not in stored:
+            return Broken(seq, record_id, f"its policy version `{digest[:12]}` is not stored (deleted): it cannot be replayed")
+        if stored[digest][:2] != (policy_id, version):
+            return Broken(seq, record_id, f"it names policy {policy_id} {version} but `{digest[:12]}` is stored as {stored[digest][0]} {stored[digest][1]}")
+    return None
 
 
 def take_batch(pending: queue.SimpleQueue[T | None], first: T, limit: int) -> tuple[list[T], bool]:

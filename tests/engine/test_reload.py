@@ -183,3 +183,36 @@ def test_sighup_handler_reloads(tmp_path: Path) -> None:
         assert app.state.runtime.policy.version == "2099.9.9"
     finally:
         signal.signal(signal.SIGHUP, previous)
+
+
+def test_a_reload_that_empties_a_chapter_needs_confirmation_and_shows_the_clause_diff(tmp_path: Path) -> None:
+    policy_dir = copy_policy(tmp_path)
+    with make_app(policy_dir) as client:
+        before = client.get("/healthz").json()["policy"]
+        integrated = load_policy(policy_dir)
+        removed = sorted(r.id for r in integrated.rules if integrated.where("rules", r.id).file == "rules/integrated.yaml")
+        assert removed
+        (policy_dir / "rules" / "integrated.yaml").write_text("", encoding="utf-8")
+        r = client.post("/v1/policy/reload", headers=HEADERS)
+        assert r.status_code == 409, r.text
+        error = r.json()["error"]
+        assert error["code"] == "confirmation_required" and "confirm=rules/integrated.yaml" in error["hint"]
+        assert sorted(error["emptied"]["rules/integrated.yaml"]) == removed
+        assert client.get("/healthz").json()["policy"] == before  # the 一件事 rules still serve
+        assert client.post("/v1/cases/lead", json=CASE).json()["rule"]["id"] == "YJS-SAND-RIVER"
+        r = client.post("/v1/policy/reload?confirm=rules/integrated.yaml", headers=HEADERS)
+        assert r.status_code == 200, r.text
+        assert sorted(c["id"] for c in r.json()["changes"]["removed"]) == removed
+        assert client.post("/v1/cases/lead", json=CASE).json()["rule"]["id"] != "YJS-SAND-RIVER"
+
+
+def test_the_reload_answer_lists_changed_clauses(tmp_path: Path) -> None:
+    policy_dir = copy_policy(tmp_path)
+    with make_app(policy_dir) as client:
+        rules = policy_dir / "rules" / "integrated.yaml"
+        rules.write_text(rules.read_text(encoding="utf-8").replace("lead: qj-water", "lead: qj-police", 1), encoding="utf-8")
+        body = client.post("/v1/policy/reload", headers=HEADERS).json()
+        assert body["changes"]["changed"] == [{"section": "rules", "id": "YJS-SAND-RIVER", "change": "changed", "fields": ["then"],
+                                               "where": body["changes"]["changed"][0]["where"]}]
+        assert body["changes"]["changed"][0]["where"].startswith("rules/integrated.yaml:")
+        assert body["changes"]["added"] == [] and body["changes"]["removed"] == []

@@ -82,6 +82,12 @@ HOSTILE: dict[str, bytes] = {
     "JSON null": b"null",
     "batch of 1001": json.dumps({"cases": [{"township": "gaojia"}] * 1001}).encode(),
     "empty batch": b'{"cases": []}',
+    # Python's JSON parser reads these; the decision log could not keep them as sent (replay would fail)
+    "UTF-16 body": json.dumps({"township": "gaojia", "matter": "WAT-01", "reference": "热线"}, ensure_ascii=False).encode("utf-16"),
+    "UTF-16-LE body without a BOM": json.dumps({"township": "gaojia", "matter": "WAT-01"}).encode("utf-16-le"),
+    "UTF-32 body": json.dumps({"township": "gaojia", "matter": "WAT-01"}).encode("utf-32"),
+    "UTF-8 body with a BOM": json.dumps({"township": "gaojia", "matter": "WAT-01", "reference": "热线"}, ensure_ascii=False).encode("utf-8-sig"),
+    "UTF-16 batch": json.dumps({"cases": [{"township": "gaojia"}]}).encode("utf-16"),
 }
 
 
@@ -149,3 +155,10 @@ def test_batch_answers_in_order_with_per_case_errors(hostile_client: TestClient)
     assert third["outcome"] == "dispatch"
     single = hostile_client.post("/v1/cases/lead", json=cases[0]).json()
     assert {k: v for k, v in single.items() if k != "decision_id"} == {k: v for k, v in first.items() if k != "decision_id"}
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-32", "utf-32-le", "utf-8-sig"])
+def test_a_body_the_log_cannot_keep_as_sent_is_refused(hostile_client: TestClient, encoding: str) -> None:
+    body = json.dumps({"township": "gaojia", "matter": "WAT-01", "reference": "12345-热线"}, ensure_ascii=False).encode(encoding)
+    r = hostile_client.post("/v1/cases/lead", content=body, headers={"content-type": "application/json"})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_encoding", r.text

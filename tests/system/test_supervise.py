@@ -27,7 +27,8 @@ CASE = {"matter": "WAT-01", "township": "gaojia", "attributes": {"site_type": "r
 
 class Supervised:
     def __init__(self, policy_dir: Path) -> None:
-        env = dict(os.environ, TIAOKUAI_POLICY=str(policy_dir))
+        # Its own decision log: the worker resumes the policy last activated in it.
+        env = dict(os.environ, TIAOKUAI_POLICY=str(policy_dir), TIAOKUAI_DATABASE_URL=f"sqlite:///{policy_dir.parent / 'log.sqlite3'}")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "api.cli", "serve", "--port", "0", "--no-access-log"],
             env=env,
@@ -142,3 +143,38 @@ def test_supervised_connections_send_without_delay() -> None:
         client.close()
     finally:
         listener.close()
+
+
+def test_a_restarted_worker_serves_the_last_activated_policy_not_a_rejected_edit(supervised: Supervised, tmp_path: Path) -> None:
+    first = supervised.health()
+    rules = tmp_path / "policy" / "rules" / "integrated.yaml"
+    rules.write_text(rules.read_text(encoding="utf-8").replace("lead: qj-water", "lead: qj-watr", 1), encoding="utf-8")
+    supervised.proc.send_signal(signal.SIGHUP)
+    supervised.wait_for(r"SIGHUP reload rejected")
+    os.kill(first["worker"]["pid"], signal.SIGKILL)
+    supervised.wait_for(rf"worker pid {first['worker']['pid']} killed by SIGKILL")
+    second = supervised.health()
+    assert second["worker"]["restarts"] == 1 and second["status"] == "ok"
+    assert second["policy"] == first["policy"]  # the activated version, not the broken file on disk
+    r = httpx.post(f"{supervised.base}/v1/cases/lead", json=CASE, timeout=60)
+    assert r.status_code == 200 and r.json()["lead"]["id"] == "qj-water"
+    supervised.wait_for(r"serving the last activated policy")
+
+
+@pytest.mark.parametrize("problem", ["tokens", "policy"])
+def test_a_start_that_cannot_work_exits_at_once_with_the_message(tmp_path: Path, problem: str) -> None:
+    policy_dir = tmp_path / "policy"
+    shutil.copytree(SEED_POLICY, policy_dir)
+    env = dict(os.environ, TIAOKUAI_POLICY=str(policy_dir), TIAOKUAI_DATABASE_URL=f"sqlite:///{tmp_path / 'log.sqlite3'}")
+    if problem == "tokens":
+        env["TIAOKUAI_TOKENS"] = "tokens: [{name: ops, token: short, scopes: [policy:admin]}]"
+        expected = "invalid token configuration"
+    else:
+        rules = policy_dir / "rules" / "integrated.yaml"
+        rules.write_text(rules.read_text(encoding="utf-8").replace("lead: qj-water", "lead: qj-watr", 1), encoding="utf-8")
+        expected = "qj-watr"
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "api.cli", "serve", "--port", "0"], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 78, done.stderr[-2000:]
+    assert expected in done.stderr and "restarting in" not in done.stderr
+    assert time.monotonic() - started < 60

@@ -6,16 +6,16 @@ import logging
 import os
 import signal
 import threading
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
 from api.http.deps import RuntimeDep
 from api.http.schemas.common import ErrorV1
 from api.http.schemas.system import ReloadV1
 from api.settings import Settings
-from engine import PolicyError, ReloadResult, reload_policy
+from engine import ConfirmationRequired, PolicyError, ReloadResult, reload_policy
 
 router = APIRouter(prefix="/v1/policy", tags=["system"])
 log = logging.getLogger("tiaokuai.reload")
@@ -28,6 +28,7 @@ def _view(result: ReloadResult) -> dict[str, Any]:
         "policy": {"id": policy.id, "version": policy.version, "digest": policy.digest},
         "previous": result.previous,
         "took_ms": round(result.took_ms, 1),
+        "changes": {kind: [c.to_dict() for c in result.clauses if c.change == kind] for kind in ("added", "removed", "changed")},
     }
 
 
@@ -35,17 +36,27 @@ def _view(result: ReloadResult) -> dict[str, Any]:
     "/reload",
     summary="Reload the policy directory",
     response_model=ReloadV1,
-    responses={401: {"model": ErrorV1}, 403: {"model": ErrorV1}, 422: {"model": ErrorV1}},
+    responses={401: {"model": ErrorV1}, 403: {"model": ErrorV1}, 409: {"model": ErrorV1}, 422: {"model": ErrorV1}},
 )
-async def reload(request: Request, runtime: RuntimeDep) -> dict[str, Any]:
+async def reload(
+    request: Request,
+    runtime: RuntimeDep,
+    confirm: Annotated[list[str] | None, Query(max_length=100, description="a policy file whose clauses the new policy removes entirely; repeatable")] = None,
+) -> dict[str, Any]:
     """Validate and compile-check the policy directory in a throwaway process, then swap.
 
     A policy with findings, or one that hangs or crashes the check, is rejected (422
-    `policy_rejected` with its findings) and the active policy keeps serving.
+    `policy_rejected` with its findings) and the active policy keeps serving. A policy
+    that removes every clause of a file (an emptied chapter) is refused with 409
+    `confirmation_required` unless that file is named in `confirm`. The answer lists the
+    clauses added, removed and changed.
     """
     settings: Settings = request.app.state.settings
+    decision_log = request.app.state.decision_log
     try:
-        result = await run_in_threadpool(reload_policy, runtime, settings.policy_dir, settings.reload_timeout)
+        result = await run_in_threadpool(
+            reload_policy, runtime, settings.policy_dir, settings.reload_timeout, tuple(confirm or ()), decision_log.activate
+        )
     except PolicyError as exc:
         log.warning("policy reload rejected: %s", exc)
         raise
@@ -65,9 +76,9 @@ def install_sighup(app: FastAPI) -> None:
 
     def reload_in_background() -> None:
         try:
-            result = reload_policy(app.state.runtime, settings.policy_dir, settings.reload_timeout)
+            result = reload_policy(app.state.runtime, settings.policy_dir, settings.reload_timeout, record=app.state.decision_log.activate)
             log.info("SIGHUP reload: %s %s", "activated" if result.changed else "unchanged", result.active.policy.digest[:12])
-        except PolicyError as exc:
+        except (PolicyError, ConfirmationRequired) as exc:
             log.error("SIGHUP reload rejected, the active policy keeps serving: %s", exc)
         except Exception:
             log.exception("SIGHUP reload failed, the active policy keeps serving")

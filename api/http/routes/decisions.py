@@ -32,7 +32,10 @@ def _moment(raw: str | None, field: str) -> str | None:
             raise ApiError(422, ErrorCode.INVALID_TIME, f"`{field}`: `{raw}` is not a date or time", field, TIME_HINT) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=CHINA)
-    return format_time(moment)
+    try:
+        return format_time(moment)
+    except OverflowError:  # e.g. 9999-12-31T23:59:59-14:00 is after the last representable UTC moment
+        raise ApiError(422, ErrorCode.INVALID_TIME, f"`{field}`: `{raw}` is outside the years 1–9999 in UTC", field, TIME_HINT) from None
 
 
 @router.get(
@@ -64,8 +67,8 @@ def list_decisions(
     reference: Annotated[str | None, Query(max_length=128, description="the caller's reference", examples=["12345-20261101-0001"])] = None,
     since: Annotated[str | None, Query(max_length=40, description="from this date or time (inclusive)", examples=["2026-11-01"])] = None,
     until: Annotated[str | None, Query(max_length=40, description="before this date or time (exclusive)", examples=["2026-11-02"])] = None,
-    kind: Annotated[str | None, Query(max_length=32, description="`lead` or `admission`")] = None,
-    after: Annotated[int | None, Query(ge=0, description="continue after this `seq` (from `next_after`)")] = None,
+    kind: Annotated[str | None, Query(max_length=32, pattern=r"^[a-z_]+$", description="`lead`, `admission` or `trial`")] = None,
+    after: Annotated[int | None, Query(ge=0, le=2**63 - 1, description="continue after this `seq` (from `next_after`)")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:
     """Records in log order. Dates and times without an offset are China time (UTC+8)."""

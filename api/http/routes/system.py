@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
 
 from api.http.auth import dependency
 from api.http.deps import RuntimeDep
@@ -42,14 +43,24 @@ async def get_policy(runtime: RuntimeDep) -> dict[str, Any]:
     return policy_info(runtime)
 
 
-@router.get("/healthz", summary="Liveness and the active policy digest")
-async def healthz(runtime: RuntimeDep) -> dict[str, Any]:
+@router.get("/healthz", summary="Liveness, the active policy digest, and whether decisions can be logged")
+async def healthz(request: Request, runtime: RuntimeDep) -> JSONResponse:
+    """200 `ok`; 503 `degraded` while the decision log cannot commit (deciding answers 503
+    then) or the last checkpoint could not be written."""
     policy = runtime.policy
-    return {
-        "status": "ok",
+    decision_log = request.app.state.decision_log
+    failure = decision_log.last_failure
+    checkpointer = request.app.state.checkpointer
+    checkpoint_error = checkpointer.error if checkpointer is not None else None
+    degraded = failure is not None or checkpoint_error is not None
+    body = {
+        "status": "degraded" if degraded else "ok",
         "policy": {"id": policy.id, "version": policy.version, "digest": policy.digest},
+        "decision_log": {"ok": failure is None} | ({"since": failure[0], "error": failure[1]} if failure else {}),
+        "checkpoints": None if checkpointer is None else {"ok": checkpoint_error is None} | ({"error": checkpoint_error} if checkpoint_error else {}),
         "worker": worker_info(),
     }
+    return JSONResponse(body, status_code=503 if degraded else 200)
 
 
 def worker_info() -> dict[str, Any]:

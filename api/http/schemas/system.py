@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from api.http.schemas.common import PolicyRefV1
 
@@ -21,8 +21,23 @@ class PolicyInfoV1(BaseModel):
     counts: dict[str, int]
 
 
+class ClauseChangeV1(BaseModel):
+    section: str
+    id: str
+    change: Literal["added", "removed", "changed"]
+    fields: list[str] | None = None
+    where: str | None = None
+
+
+class ClauseChangesV1(BaseModel):
+    added: list[ClauseChangeV1]
+    removed: list[ClauseChangeV1]
+    changed: list[ClauseChangeV1]
+
+
 class ReloadV1(BaseModel):
     status: Literal["reloaded", "unchanged"]
     policy: PolicyRefV1
     previous: PolicyRefV1
     took_ms: float
+    changes: ClauseChangesV1 = Field(description="the clauses the new policy adds, removes and changes")

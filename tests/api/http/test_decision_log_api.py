@@ -89,6 +89,12 @@ def test_auditors_query_by_reference_and_time(api: TestClient) -> None:
         ({"limit": 0}, 422, None, "limit"),
         ({"limit": "many"}, 422, None, "limit"),
         ({"after": -1}, 422, None, "after"),
+        # the years at the edges of datetime: an offset pushes them out of range in UTC
+        ({"since": "9999-12-31T23:59:59-14:00"}, 422, "invalid_time", "since"),
+        ({"since": "0001-01-01T00:00:00+14:00"}, 422, "invalid_time", "since"),
+        ({"until": "0001-01-01"}, 422, "invalid_time", "until"),
+        ({"after": 2**63}, 422, None, "after"),
+        ({"kind": "lead'--"}, 422, None, "kind"),
     ],
 )
 def test_bad_queries_get_the_error_shape(api: TestClient, params: dict[str, object], status: int, code: str | None, field: str) -> None:
@@ -115,8 +121,12 @@ def test_no_decision_is_given_when_the_log_cannot_commit(api: TestClient) -> Non
     assert "decision_id" not in r.text
     with log.db.begin() as conn:
         conn.execute(text("ALTER TABLE decisions_away RENAME TO decisions"))
+    health = api.get("/healthz")
+    assert health.status_code == 503 and health.json()["status"] == "degraded"
+    assert health.json()["decision_log"]["ok"] is False and "could not commit" in health.json()["decision_log"]["error"]
     assert log.count() == 1 and post(api, CASES[1])[1]["outcome"] == "assigned"
     assert log.count() == 2 and log.verify().ok
+    assert api.get("/healthz").json()["status"] == "ok"  # the next commit succeeded
 
 
 def test_openapi_documents_the_log(api: TestClient) -> None:

@@ -196,7 +196,7 @@ def test_migrations_are_idempotent_and_recorded(log_url: str) -> None:
     for _ in range(2):
         log = open_log(log_url)
         with log.db.connect() as conn:
-            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0002"
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0003"
         log.close()
 
 
