@@ -30,6 +30,7 @@ class Settings:
     TIAOKUAI_MAX_BODY_BYTES       largest request body accepted (default 1 MiB; larger → 413)
     TIAOKUAI_DECISION_CACHE       decisions cached per policy version (default 10000; 0 = off)
     TIAOKUAI_RELOAD_TIMEOUT       seconds the compile-check of a reloaded policy may take (default 30)
+    TIAOKUAI_ANALYSIS_TIMEOUT     seconds the /diff page's impact analysis (in a child process) may take (default 120)
     TIAOKUAI_CHECKPOINT_KEY       Ed25519 key that signs checkpoints of the log (default: beside an SQLite
                                   log, `<log>.checkpoint.key`; else var/checkpoint.key; created if absent)
     TIAOKUAI_CHECKPOINTS          the signed checkpoints, one JSON line each (default: `<log>.checkpoints.jsonl`)
@@ -44,6 +45,7 @@ class Settings:
     max_body_bytes: int = 1 << 20
     decision_cache: int = 10_000
     reload_timeout: float = 30.0
+    analysis_timeout: float = 120.0
     sqlite_synchronous: str = "FULL"
     auth: AuthConfig = field(default_factory=AuthConfig)
     checkpoint_key: Path | None = None
@@ -69,6 +71,7 @@ class Settings:
             max_body_bytes=int(env.get("TIAOKUAI_MAX_BODY_BYTES", 1 << 20)),
             decision_cache=int(env.get("TIAOKUAI_DECISION_CACHE", 10_000)),
             reload_timeout=float(env.get("TIAOKUAI_RELOAD_TIMEOUT", 30.0)),
+            analysis_timeout=float(env.get("TIAOKUAI_ANALYSIS_TIMEOUT", 120.0)),
             sqlite_synchronous=env.get("TIAOKUAI_SQLITE_SYNCHRONOUS", "FULL").upper(),
             auth=AuthConfig.from_env(env),
             checkpoint_key=Path(env["TIAOKUAI_CHECKPOINT_KEY"]) if env.get("TIAOKUAI_CHECKPOINT_KEY") else None,

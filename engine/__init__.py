@@ -37,6 +37,7 @@ from engine.errors import (
     TiaokuaiError,
     TransitionNotAllowed,
 )
+from engine.impact import Analysis, impact_in_child
 from engine.lead import Case, Decision, decide
 from engine.policy import Policy, load_policy, policy_from_files
 from engine.reload import ReloadResult, reload_policy
@@ -59,6 +60,8 @@ __all__ = [
     "TransitionNotAllowed",
     "ENGINE_VERSION",
     "Answer",
+    "Analysis",
+    "impact_in_child",
     "AnalysisFailed",
     "CheckpointError",
     "ConfirmationRequired",

@@ -19,8 +19,11 @@ from api.http.logged import decide_logged
 from api.http.routes import admin, admission, batch, catalogue, decisions, intake, lead, lifecycle, system
 from api.http.schemas.common import ErrorV1
 from api.settings import Settings
+from api.web import install as install_pages
+from api.web import public as web_public
 from api.web import router as web_router
 from api.web.cases import router as case_pages
+from api.web.session import Sessions
 from engine import ENGINE_VERSION, CheckpointError, Runtime, resume
 from engine.cases import CaseService, CaseStore
 from engine.log import Checkpointer, CheckpointFile, DecisionLog, load_or_create_key, open_log, utc_now
@@ -96,7 +99,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.state.cases = CaseService(
         CaseStore(log_.db), log_, lambda: runtime_.policy, lambda case, request: decide_logged(runtime_, log_, case, request)
     )
+    app.state.sessions = Sessions()
     errors.install(app)
+    install_pages(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     auth = settings.auth
     app.include_router(lead.router, **protected("cases:decide", auth, 413, 503))
@@ -106,7 +111,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(system.router)
     app.include_router(admission.router, **protected("cases:decide", auth, 413, 503))
     app.include_router(decisions.router, **protected("decisions:read", auth))
-    app.include_router(web_router, **protected("list:read", auth))
+    app.include_router(web_public)
+    app.include_router(web_router)  # the pages check scopes themselves (session cookie or bearer)
     app.include_router(admin.router, **protected("policy:admin", auth, 413))
     # the lifecycle's routes check their own scopes (cases:act, cases:arbitrate, cases:read)
     case_errors: dict[int | str, dict[str, object]] = {code: {"model": ErrorV1} for code in (400, 401, 403, 404, 409, 413, 422, 503)}

@@ -34,10 +34,16 @@ async def send_logged(
     record_id: str,
     payload: dict[str, Any],
     policy: Policy,
+    logged_request: dict[str, Any] | None = None,
 ) -> Response:
-    """Log `payload` (the whole answer body) as a `kind` record, then send it."""
+    """Log `payload` (the whole answer body) as a `kind` record, then send it.
+
+    The record's request is the body as received, or `logged_request` (e.g. the case a
+    page's form described) when the body is not the request a replay can read.
+    """
     content = json_bytes(payload)
-    await decision_log.append(kind, await request.body(), content, policy, record_id)  # LogError → 503
+    received = await request.body() if logged_request is None else logged_request
+    await decision_log.append(kind, received, content, policy, record_id)  # LogError → 503
     return Response(content, media_type="application/json")
 
 
@@ -73,4 +79,5 @@ def replay_lead(runtime: Runtime, record: Record) -> bytes:
     return response_bytes(record.id, runtime.answer(logged_request(record.request, record.response_json())))
 
 
-REPLAY_KINDS = {"lead": replay_lead, "admission": replay_admission}
+# Trial decisions (the playground page) are lead decisions of their own kind.
+REPLAY_KINDS = {"lead": replay_lead, "admission": replay_admission, "trial": replay_lead}

@@ -4,6 +4,6 @@
 playground, the policy diff and the Gherkin report; see api/web/routes.py.
 """
 
-from api.web.routes import router
+from api.web.routes import install, public, router
 
-__all__ = ["router"]
+__all__ = ["install", "public", "router"]

@@ -6,45 +6,98 @@ before they are activated) and every version stored in the decision log. The def
 (what did the last change do?).
 
 Cases checked: the enumerated case space (engine.analysis.space) of the matters the change can
-reach (engine.analysis.diff.affected_matters decides which), plus the most recent logged lead
-requests. `?all=1` decides every matter's cases (exhaustive).
+reach (engine.analysis.diff.affected_matters decides which), plus, for readers with
+`decisions:read`, the most recent logged lead requests. `?all=1` decides every matter's
+cases (exhaustive).
 
-Each compared version is compiled and registered once under its own ruleset names and
-kept (durable_rules cannot free a ruleset without leaking or crashing, see
-engine/rules/durable.py); at most `MAX_VERSIONS` are kept, and results are cached per pair.
+The analysis never runs in the serving process: a child process computes it with a
+timeout (engine.impact), one at a time per worker; identical requests wait for the
+same run; results are kept per (base, head, exhaustive, logged) key, at most `CACHED` of
+them, each with at most `MAX_ROWS` case rows (and the totals).
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Request
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
 
 from api.http.schemas.lead import logged_case
-from engine import PolicyError, ReplayError, Runtime
-from engine.analysis import Impact, impact
+from engine import Analysis, AnalysisFailed, PolicyError, ReplayError, Runtime, impact_in_child
 from engine.lead import Case
 from engine.log import DecisionLog, policy_versions
-from engine.policy import Policy, load_policy, policy_from_files
+from engine.policy import Policy, digest_files, load_policy, read_policy_dir
 
-MAX_VERSIONS = 6
 MAX_ROWS = 500
+CACHED = 16
+MAX_WAITING = 8  # requests waiting for analyses in one worker; more get 503
 LOGGED = 2000  # most recent logged lead requests re-decided under both versions
 SECTION_ZH = {"policy": "政策", "organizations": "单位", "attributes": "案件属性", "matters": "事项", "rules": "规则", "delegations": "赋权"}
 CHANGE_ZH = {"added": "新增", "removed": "删除", "changed": "修改"}
 FIELD_ZH = {"outcome": "结果", "lead": "牵头单位", "supports": "配合单位"}
 
-_runtimes: OrderedDict[str, Runtime] = OrderedDict()
-_impacts: OrderedDict[tuple[str, str, bool], Impact] = OrderedDict()
-_lock = threading.Lock()
+Key = tuple[str, str, bool, bool]
 
 
-class TooManyVersions(Exception):
-    """More distinct versions were asked for than this process keeps compiled."""
+class AnalysisBusy(Exception):
+    """Too many analyses are waiting in this worker."""
+
+
+class Analyses:
+    """One analysis at a time, identical requests computed once, results cached by key."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._run = threading.Lock()
+        self._done: OrderedDict[Key, Analysis] = OrderedDict()
+        self._running: dict[Key, Future[Analysis]] = {}
+        self._waiting = 0
+        self.computed = 0  # how many analyses ran (tests, /healthz-style introspection)
+
+    def get(self, key: Key, compute: Callable[[], Analysis]) -> Analysis:
+        with self._lock:
+            if key in self._done:
+                self._done.move_to_end(key)
+                return self._done[key]
+            if self._waiting >= MAX_WAITING:
+                raise AnalysisBusy(f"{MAX_WAITING} analyses are already waiting; try again later")
+            self._waiting += 1
+            future = self._running.get(key)
+            owner = future is None
+            if future is None:
+                future = self._running[key] = Future()
+        try:
+            if not owner:
+                return future.result()
+            try:
+                with self._run:
+                    result = compute()
+                    self.computed += 1
+            except BaseException as exc:
+                future.set_exception(exc)
+                raise
+            future.set_result(result)
+            with self._lock:
+                self._done[key] = result
+                while len(self._done) > CACHED:
+                    self._done.popitem(last=False)
+            return result
+        finally:
+            with self._lock:
+                self._waiting -= 1
+                if owner:
+                    self._running.pop(key, None)
+
+
+analyses = Analyses()
+_disk: dict[str, Policy] = {}
 
 
 @dataclass(frozen=True)
@@ -69,27 +122,20 @@ def _stored_versions(log: DecisionLog | None) -> list[tuple[str, str, str]]:
         return [(str(r[0]), str(r[1]), str(r[2])) for r in rows]
 
 
+
+
 def _disk_policy(request: Request) -> tuple[Policy | None, str | None]:
     path = getattr(request.app.state.settings, "policy_dir", None)
     if path is None:
         return None, None
     try:
-        return load_policy(path), None
+        digest = digest_files(read_policy_dir(path))
+        if digest not in _disk:  # loaded (not compiled) once per version of the directory
+            _disk.clear()
+            _disk[digest] = load_policy(path)
+        return _disk[digest], None
     except PolicyError as exc:
         return None, "; ".join(f.render() for f in exc.findings[:5])
-
-
-def _runtime_for(policy: Policy, active: Runtime) -> Runtime:
-    if policy.digest == active.policy.digest:
-        return active
-    with _lock:
-        runtime = _runtimes.get(policy.digest)
-        if runtime is None:
-            if len(_runtimes) >= MAX_VERSIONS:
-                raise TooManyVersions(f"at most {MAX_VERSIONS} other versions can be compared per process; restart to compare others")
-            runtime = Runtime.from_files(dict(policy.files), f"digest {policy.digest[:12]}")
-            _runtimes[policy.digest] = runtime
-        return runtime
 
 
 def _logged_cases(log: DecisionLog | None) -> list[tuple[str, Case]]:
@@ -105,10 +151,10 @@ def _logged_cases(log: DecisionLog | None) -> list[tuple[str, Case]]:
     return out
 
 
-def diff_page(request: Request, active: Runtime) -> tuple[int, dict[str, Any]]:
+async def diff_page(request: Request, active: Runtime, with_logged: bool) -> tuple[int, dict[str, Any]]:
     """The status and template context of the diff page for the request's `base` and `head`."""
     log = _log(request)
-    disk, disk_error = _disk_policy(request)
+    disk, disk_error = await run_in_threadpool(_disk_policy, request)
     policies: dict[str, Policy] = {"active": active.policy}
     versions = [Version("active", f"当前生效 {active.policy.version} ({active.policy.digest[:12]})", active.policy.digest)]
     if disk is not None and disk.digest != active.policy.digest:
@@ -136,11 +182,12 @@ def diff_page(request: Request, active: Runtime) -> tuple[int, dict[str, Any]]:
         "CHANGE_ZH": CHANGE_ZH,
         "FIELD_ZH": FIELD_ZH,
         "max_rows": MAX_ROWS,
+        "with_logged": with_logged,
         "active_ids": set(active.policy.matters) | set(active.policy.rules_by_id),
     }
-    known = {v.key for v in versions}
+    by_key = {v.key: v for v in versions}
     for key in (base_key, head_key):
-        if key not in known:
+        if key not in by_key:
             context["error"] = f"unknown version `{key}`: choose one of the listed versions"
             return 422, context
     if base_key == head_key:
@@ -150,52 +197,31 @@ def diff_page(request: Request, active: Runtime) -> tuple[int, dict[str, Any]]:
             else "只有一个政策版本: 修改磁盘上的政策目录或启用新版本后, 此处显示变更的影响。"
         )
         return 200, context
+    timeout = float(request.app.state.settings.analysis_timeout)
+
+    def files(key: str) -> dict[str, str]:
+        return dict(policies[key].files) if key in policies else _stored(log, key)
+
+    def compute() -> Analysis:
+        logged = _logged_cases(log) if with_logged else []
+        return impact_in_child(files(base_key), files(head_key), logged, whole, timeout, MAX_ROWS)
+
+    pair: Key = (by_key[base_key].digest, by_key[head_key].digest, whole, with_logged)
     try:
-        base, head = (policies[k] if k in policies else policy_from_files(_stored(log, k)) for k in (base_key, head_key))
-        pair = (base.digest, head.digest, whole)
-        with _lock:
-            cached = _impacts.get(pair)
-        if cached is None:
-            base_rt, head_rt = _runtime_for(base, active), _runtime_for(head, active)
-            cached = impact(base, base_rt.decide, head, head_rt.decide, _logged_cases(log), exhaustive=whole)
-            with _lock:
-                _impacts[pair] = cached
-                while len(_impacts) > 16:
-                    _impacts.popitem(last=False)
+        result = await run_in_threadpool(analyses.get, pair, compute)
     except PolicyError as exc:
         context["error"] = "; ".join(f.render() for f in exc.findings[:5])
         return 422, context
-    except TooManyVersions as exc:
-        context["error"] = str(exc)
+    except AnalysisFailed as exc:
+        context["error"] = f"{exc}: 请缩小范围(不检查全部事项)或在命令行运行 tiaokuai diff" if exc.timed_out else str(exc)
         return 503, context
-    context["impact"] = cached
-    context["groups"] = grouped(cached)
+    except AnalysisBusy as exc:
+        context["error"] = f"分析任务繁忙, 请稍后重试 ({exc})"
+        return 503, context
+    context["impact"] = result.impact
+    context["changed_total"] = result.changed_total
+    context["groups"] = result.groups
     return 200, context
-
-
-@dataclass
-class Group:
-    """The changed cases of one matter in one township, summarised for the page."""
-
-    matter: str | None
-    township: str
-    cases: int = 0
-    fields: set[str] = field(default_factory=set)
-    before: set[str] = field(default_factory=set)
-    after: set[str] = field(default_factory=set)
-
-
-def grouped(result: Impact) -> list[Group]:
-    """Changed cases grouped by matter and township, in the analysis' order."""
-    groups: dict[tuple[str | None, str], Group] = {}
-    for change in result.changes:
-        key = (change.case.matter, change.case.township)
-        group = groups.setdefault(key, Group(*key))
-        group.cases += 1
-        group.fields.update(change.changed)
-        for side, summary in ((group.before, change.before), (group.after, change.after)):
-            side.add(summary.lead_name or summary.outcome if summary.error is None else f"拒绝: {summary.error}")
-    return list(groups.values())
 
 
 def _stored(log: DecisionLog | None, digest: str) -> dict[str, str]:

@@ -14,23 +14,29 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from api.http.deps import RuntimeDep, today
+from api.http.deps import DecisionLogDep, RuntimeDep, new_decision_id, today
+from api.http.logged import policy_used, send_logged
 from api.web import gherkin
 from api.web.clauses import clause_view, suggest_clause
 from api.web.decisions import recent_decisions
 from api.web.diff import diff_page
+from api.web.guard import PageAccessDenied, PageRoute, demand, page_scope, principal, secure, sign_in_location
 from api.web.render import list_document, list_rows, render, stylesheet
 from api.web.report import report_context
+from api.web.session import CSRF_FIELD, sessions
 from engine import CaseError, ErrorCode, LeadRequest, Runtime
 from engine.intake import MAX_TEXT_CHARS
 from engine.lead import Case
 from engine.listing import by_domain, export_csv, export_xlsx, search_matters
 from engine.policy import AttributeType, Matter, Policy, suggest
 
-router = APIRouter(include_in_schema=False)
+# Sign-in and the stylesheet are open; every other page needs `list:read` (open by default,
+# like the API's list) and checks further scopes where it shows case data or decides.
+public = APIRouter(include_in_schema=False, route_class=PageRoute)
+router = APIRouter(include_in_schema=False, route_class=PageRoute, dependencies=[Depends(page_scope("list:read"))])
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -47,8 +53,18 @@ def _settings_path(request: Request, name: str) -> Path | None:
     return Path(value) if value is not None else None
 
 
-def _page(template: str, status: int = 200, **context: Any) -> HTMLResponse:
-    return HTMLResponse(render(template, **context), status_code=status)
+def _page(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+    """A rendered page; every page knows who is signed in and carries the CSRF field for its forms."""
+    csrf = sessions(request).csrf_field(request)
+    who = principal(request)
+    response = HTMLResponse(render(template, principal=who, csrf=csrf.field, csrf_name=CSRF_FIELD, **context), status_code=status)
+    csrf.set_cookie(response)
+    return response
+
+
+def _csrf_refused(request: Request, policy: Policy) -> HTMLResponse:
+    message = "表单已过期或来自其他网站, 请刷新页面后重新提交 (the form's CSRF token is missing or wrong)"
+    return _page(request, "denied.html", 403, policy=policy, code=ErrorCode.CSRF_FAILED, message=message, hint="reload the page and submit again")
 
 
 @router.get("/")
@@ -56,7 +72,63 @@ def home() -> RedirectResponse:
     return RedirectResponse("/list", status_code=307)
 
 
-@router.get("/static/tiaokuai.css")
+# --- sign-in -----------------------------------------------------------------------
+
+
+def _safe_next(value: object) -> str:
+    """Only a path on this site (never `//host` or a scheme) may follow a sign-in."""
+    text = str(value or "")
+    return text if text.startswith("/") and not text.startswith("//") and "\\" not in text else "/list"
+
+
+@public.get("/signin", response_class=HTMLResponse)
+def signin_page(request: Request, runtime: RuntimeDep) -> HTMLResponse:
+    """The sign-in form: a token from the service's operator (the same tokens as the API)."""
+    return _page(request, "signin.html", policy=runtime.policy, next=_safe_next(request.query_params.get("next")), error=None)
+
+
+@public.post("/signin", response_class=HTMLResponse, response_model=None)
+async def signin(request: Request, runtime: RuntimeDep) -> Response:
+    form = await request.form()
+    if not sessions(request).csrf_ok(request, form.get(CSRF_FIELD)):
+        return _csrf_refused(request, runtime.policy)
+    target = _safe_next(form.get("next"))
+    presented = str(form.get("token") or "").strip()
+    token = request.app.state.settings.auth.authenticate(presented) if presented else None
+    if token is None:
+        error = PageError(ErrorCode.UNAUTHORIZED, "令牌无效 (the token is not valid)", "token", "check the token with the service's operator")
+        return _page(request, "signin.html", 401, policy=runtime.policy, next=target, error=error)
+    response = RedirectResponse(target, status_code=303)
+    sessions(request).sign_in(response, request, token)
+    return response
+
+
+@public.post("/signout", response_model=None)
+async def signout(request: Request, runtime: RuntimeDep) -> Response:
+    form = await request.form()
+    if not sessions(request).csrf_ok(request, form.get(CSRF_FIELD)):
+        return _csrf_refused(request, runtime.policy)
+    response = RedirectResponse("/list", status_code=303)
+    sessions(request).sign_out(response)
+    return response
+
+
+def install(app: FastAPI) -> None:
+    """Register the pages' answer to a missing scope: the sign-in form, or 403 when signed in."""
+
+    @app.exception_handler(PageAccessDenied)
+    async def _denied(request: Request, exc: PageAccessDenied) -> Response:
+        policy = request.app.state.runtime.policy
+        if exc.principal.name is None and request.method == "GET":
+            return secure(RedirectResponse(sign_in_location(exc.path), status_code=303))
+        if exc.principal.name is None:
+            message = f"请先登录: 本操作需要 `{exc.scope}` 权限 (sign in with a token with scope `{exc.scope}`)"
+            return secure(_page(request, "signin.html", 401, policy=policy, next=_safe_next(exc.path), error=PageError(ErrorCode.UNAUTHORIZED, message, None, None)))
+        message = f"令牌 `{exc.principal.name}` 没有 `{exc.scope}` 权限 (token `{exc.principal.name}` lacks scope `{exc.scope}`)"
+        return secure(_page(request, "denied.html", 403, policy=policy, code=ErrorCode.INSUFFICIENT_SCOPE, message=message, hint=f"sign in with a token with scope `{exc.scope}`"))
+
+
+@public.get("/static/tiaokuai.css")
 def css() -> Response:
     return Response(stylesheet(), media_type="text/css", headers={"Cache-Control": "max-age=300"})
 
@@ -128,9 +200,12 @@ def list_page(request: Request, runtime: RuntimeDep) -> HTMLResponse:
     township = policy.organizations[query.township] if query.township else None
     decided_on = query.as_of or today()
     if township is not None:
+        # Deciding every matter for a township is deciding: it needs the scope the API asks for.
+        demand(request, "cases:decide")
         _township_view(runtime, rows, township.id, decided_on)
     params = {k: v for k, v in (("q", query.q), ("domain", query.domain), ("as_of", query.as_of.isoformat() if query.as_of else "")) if v is not None}
     return _page(
+        request,
         "list.html",
         422 if error else 200,
         nav="list",
@@ -193,10 +268,14 @@ def clause_page(request: Request, runtime: RuntimeDep, clause_id: str) -> HTMLRe
     view = clause_view(policy, clause_id)
     if view is None:
         hint = suggest_clause(policy, clause_id)
-        return _page("not_found.html", 404, policy=policy, code=ErrorCode.UNKNOWN_CLAUSE, message=f"unknown clause `{clause_id}`", hint=hint)
+        return _page(request, "not_found.html", 404, policy=policy, code=ErrorCode.UNKNOWN_CLAUSE, message=f"unknown clause `{clause_id}`", hint=hint)
     features, source = load_scenarios(request)
-    decisions, note = recent_decisions(request, clause_id)
+    if principal(request).may("decisions:read"):
+        decisions, note = recent_decisions(request, clause_id)
+    else:  # logged decisions hold case data: only for `decisions:read`
+        decisions, note = None, "近期决策含案件数据, 登录并具有 decisions:read 权限后显示 (sign in with scope `decisions:read` to see recent decisions)"
     return _page(
+        request,
         "clause.html",
         policy=policy,
         clause=view,
@@ -257,12 +336,15 @@ def _case_of(form: CaseForm, policy: Policy) -> Case:
     return Case(township=form.township, matter=form.matter or None, attributes=attributes, as_of=day)
 
 
-def _playground(policy: Policy, form: CaseForm, decision: dict[str, Any] | None = None, error: PageError | None = None) -> HTMLResponse:
+def _playground(
+    request: Request, policy: Policy, form: CaseForm, decision: dict[str, Any] | None = None, error: PageError | None = None
+) -> HTMLResponse:
     intake = (decision or {}).get("intake") or {}
     chosen = intake.get("matter")
     rows = [chosen | {"evidence": intake.get("evidence", [])}] if chosen and "score" in chosen else []
     rows += intake.get("runners_up") or intake.get("candidates") or []
     return _page(
+        request,
         "playground.html",
         422 if error else 200,
         nav="playground",
@@ -281,40 +363,54 @@ def _playground(policy: Policy, form: CaseForm, decision: dict[str, Any] | None 
 @router.get("/playground", response_class=HTMLResponse)
 def playground(request: Request, runtime: RuntimeDep) -> HTMLResponse:
     """The case form, prefilled from the query string (e.g. `?matter=WAT-01`)."""
-    return _playground(runtime.policy, _form_from(request.query_params, runtime.policy))
+    return _playground(request, runtime.policy, _form_from(request.query_params, runtime.policy))
 
 
 @router.post("/playground", response_class=HTMLResponse)
-async def playground_decide(request: Request, runtime: RuntimeDep) -> HTMLResponse:
-    """Decide the case in the form with the real engine and show the decision and its reasons."""
+async def playground_decide(request: Request, runtime: RuntimeDep, decision_log: DecisionLogDep) -> HTMLResponse:
+    """Decide the case in the form with the real engine and show the decision and its reasons.
+
+    A trial decision is a decision: it needs `cases:decide` (when deciding is closed) and
+    is logged, as kind `trial`, before it is shown.
+    """
     policy = runtime.policy
-    form = _form_from(await request.form(), policy)
+    values = await request.form()
+    if not sessions(request).csrf_ok(request, values.get(CSRF_FIELD)):
+        return _csrf_refused(request, policy)
+    demand(request, "cases:decide")
+    form = _form_from(values, policy)
     try:
-        if form.text or form.place:
-            case = _case_of(replace(form, township=form.township or "-"), policy)
-            asked = LeadRequest(
-                as_of=case.as_of, matter=case.matter, township=form.township or None,
-                text=form.text or None, place=form.place or None, attributes=case.attributes,
-            )  # fmt: skip
-            return _playground(policy, form, decision=runtime.answer(asked).to_dict("-"))
-        decision = runtime.decide(_case_of(form, policy))
+        in_words = bool(form.text or form.place)
+        case = _case_of(replace(form, township=form.township or "-") if in_words else form, policy)
+        asked = LeadRequest(
+            as_of=case.as_of, matter=case.matter, township=(form.township or None) if in_words else case.township,
+            text=form.text or None, place=form.place or None, attributes=case.attributes,
+        )  # fmt: skip
+        answer = runtime.answer(asked)
     except CaseError as exc:
-        return _playground(policy, form, error=PageError(exc.code, exc.message, exc.field, exc.hint))
-    return _playground(policy, form, decision=decision.to_dict())
+        return _playground(request, policy, form, error=PageError(exc.code, exc.message, exc.field, exc.hint))
+    decision_id = new_decision_id()
+    body = answer.to_dict(decision_id)
+    trial = {"matter": asked.matter, "township": asked.township, "text": asked.text, "place": asked.place,
+             "attributes": dict(asked.attributes), "as_of": asked.as_of.isoformat()}  # fmt: skip
+    used = policy_used(answer.decision.policy["digest"], policy, runtime.policy)
+    await send_logged(request, decision_log, "trial", decision_id, body, used, {k: v for k, v in trial.items() if v is not None})
+    return _playground(request, policy, form, decision=body)
 
 
 # --- policy diff and report --------------------------------------------------------
 
 
 @router.get("/diff", response_class=HTMLResponse)
-def diff(request: Request, runtime: RuntimeDep) -> HTMLResponse:
+async def diff(request: Request, runtime: RuntimeDep) -> HTMLResponse:
     """The impact of a policy change: clauses changed and the decisions that would change."""
-    status, context = diff_page(request, runtime)
-    return _page("diff.html", status, nav="diff", policy=runtime.policy, **context)
+    demand(request, "policy:admin")  # heavy analysis: operators only
+    status, context = await diff_page(request, runtime, with_logged=principal(request).may("decisions:read"))
+    return _page(request, "diff.html", status, nav="diff", policy=runtime.policy, **context)
 
 
 @router.get("/report", response_class=HTMLResponse)
 def report(request: Request, runtime: RuntimeDep) -> HTMLResponse:
     """The Gherkin report for auditors: features, their last results, clause by clause."""
     features, source = load_scenarios(request)
-    return _page("report.html", nav="report", policy=runtime.policy, clause_links=True, **report_context(runtime.policy, features, source))
+    return _page(request, "report.html", nav="report", policy=runtime.policy, clause_links=True, **report_context(runtime.policy, features, source))

@@ -11,9 +11,11 @@ from pathlib import Path
 import openpyxl
 import pytest
 from fastapi.testclient import TestClient
+from httpx import Response
 
 from api.http.app import create_app
 from api.settings import Settings
+from api.tokens import AuthConfig
 from engine.listing.sheet import HEADER_ROW, LIST_SHEET
 from engine.runtime import Runtime
 from tests.conftest import ROOT, SEED_POLICY
@@ -26,13 +28,30 @@ def edited_policy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return copy_with_edit(SEED_POLICY, tmp_path_factory.mktemp("disk") / "policy", "matters", "WAT-02", lead="qj-enforce")
 
 
+OPS_TOKEN = "ops-token-for-the-page-tests-00000000"
+OPS = {"Authorization": f"Bearer {OPS_TOKEN}"}
+OPS_TOKENS = f'{{"tokens": [{{"name": "ops", "token": "{OPS_TOKEN}", "scopes": ["decisions:read", "policy:admin"]}}]}}'
+
+
 @pytest.fixture(scope="module")
 def web(seed_runtime: Runtime, edited_policy: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     """The app serving the seed policy, with the edited copy as its policy directory on disk."""
     tmp = tmp_path_factory.mktemp("web")
-    settings = Settings(edited_policy, f"sqlite:///{tmp / 'log.sqlite3'}", features_dir=ROOT / "features", cucumber_json=tmp / "absent.json")
-    with TestClient(create_app(settings, runtime=seed_runtime)) as client:
+    settings = Settings(edited_policy, f"sqlite:///{tmp / 'log.sqlite3'}", features_dir=ROOT / "features", cucumber_json=tmp / "absent.json",
+                        auth=AuthConfig.parse(OPS_TOKENS, "tests"))
+    with TestClient(create_app(settings, runtime=seed_runtime), headers=OPS) as client:
         yield client
+
+
+def csrf_token(client: TestClient) -> str:
+    """The CSRF field of a page's forms (the client keeps the matching cookie)."""
+    match = re.search(r'name="csrf" value="([0-9a-f]{64})"', client.get("/playground").text)
+    assert match is not None
+    return match.group(1)
+
+
+def post_form(client: TestClient, path: str, data: dict[str, str]) -> Response:
+    return client.post(path, data={**data, "csrf": csrf_token(client)})
 
 
 def ids_in(page: str) -> list[str]:
@@ -102,34 +121,34 @@ def test_unknown_clause_is_a_404_page_with_a_hint(web: TestClient) -> None:
 
 def test_playground_decides_with_the_engine(web: TestClient) -> None:
     form = {"matter": "WAT-01", "township": "gaojia", "as_of": "2026-11-01", "attr.site_type": "river", "attr.severity": ""}
-    page = web.post("/playground", data=form).text
+    page = post_form(web, "/playground", form).text
     assert 'id="lead" data-id="qj-water"' in page
     assert 'id="rule" data-id="YJS-SAND-RIVER"' in page
     assert '<tr data-rule="WAT-01" data-result="lost">' in page
-    escalated = web.post("/playground", data={**form, "attr.severity": "4"}).text
+    escalated = post_form(web, "/playground", {**form, "attr.severity": "4"}).text
     assert 'id="rule" data-id="ESC-SEVERE"' in escalated
 
 
 def test_playground_reads_a_ticket_text(web: TestClient) -> None:
     form = {"text": "高家镇衢江边上有人晚上偷偷挖沙", "as_of": "2026-11-01", "matter": "", "township": ""}
-    page = web.post("/playground", data=form).text
+    page = post_form(web, "/playground", form).text
     assert 'id="intake" data-confidence="high"' in page
     assert 'id="intake-matter" data-id="WAT-01"' in page and 'id="intake-township" data-id="gaojia"' in page
     assert 'class="intake-attribute" data-id="site_type" data-value="river"' in page
     assert '<tr data-id="WAT-01">' in page and "挖沙 · " in page  # candidates with their evidence
     assert 'id="rule" data-id="YJS-SAND-RIVER"' in page
-    outside = web.post("/playground", data={**form, "text": "请问图书馆几点开门", "place": "浮石"}).text
+    outside = post_form(web, "/playground", {**form, "text": "请问图书馆几点开门", "place": "浮石"}).text
     assert 'data-outcome="dispatch"' in outside and "未识别出清单事项" in outside
-    ambiguous = web.post("/playground", data={**form, "text": "井盖丢了", "place": "高家镇和莲花镇交界"})
+    ambiguous = post_form(web, "/playground", {**form, "text": "井盖丢了", "place": "高家镇和莲花镇交界"})
     assert ambiguous.status_code == 422 and 'data-code="place_ambiguous"' in ambiguous.text
 
 
 def test_playground_shows_case_errors_with_4xx(web: TestClient) -> None:
-    response = web.post("/playground", data={"matter": "WAT-01", "township": "gaojia", "as_of": "2026-11-01", "attr.severity": "很严重"})
+    response = post_form(web, "/playground", {"matter": "WAT-01", "township": "gaojia", "as_of": "2026-11-01", "attr.severity": "很严重"})
     assert response.status_code == 422 and 'data-code="wrong_type"' in response.text
-    response = web.post("/playground", data={"matter": "WAT-01", "township": "gaojia", "as_of": "2026-11-01", "attr.severity": "9"})
+    response = post_form(web, "/playground", {"matter": "WAT-01", "township": "gaojia", "as_of": "2026-11-01", "attr.severity": "9"})
     assert response.status_code == 422 and 'data-code="value_out_of_range"' in response.text
-    response = web.post("/playground", data={"township": "gaojia", "as_of": "yesterday"})
+    response = post_form(web, "/playground", {"township": "gaojia", "as_of": "yesterday"})
     assert response.status_code == 422 and 'data-code="invalid_date"' in response.text
 
 
