@@ -21,6 +21,7 @@ import uvicorn
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from api.http.app import create_app
+from api.tokens import AuthConfig
 from api.settings import Settings
 from engine.runtime import Runtime
 from tests.conftest import ROOT, SEED_POLICY
@@ -57,11 +58,16 @@ def edited_policy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return copy_with_edit(SEED_POLICY, tmp_path_factory.mktemp("disk") / "policy", "matters", "WAT-02", lead="qj-enforce")
 
 
+OPS_TOKEN = "ops-token-for-the-browser-tests-0000"
+OPS_TOKENS = f'{{"tokens": [{{"name": "ops", "token": "{OPS_TOKEN}", "scopes": ["decisions:read", "policy:admin"]}}]}}'
+
+
 @pytest.fixture(scope="module")
 def server(seed_runtime: Runtime, cucumber: Path, edited_policy: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """uvicorn serving the app on 127.0.0.1 at a free port; the active policy is the seed."""
     db = tmp_path_factory.mktemp("db") / "log.sqlite3"
-    app = create_app(Settings(edited_policy, f"sqlite:///{db}", features_dir=ROOT / "features", cucumber_json=cucumber), runtime=seed_runtime)
+    auth = AuthConfig.parse(OPS_TOKENS, "tests")
+    app = create_app(Settings(edited_policy, f"sqlite:///{db}", features_dir=ROOT / "features", cucumber_json=cucumber, auth=auth), runtime=seed_runtime)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
@@ -95,6 +101,16 @@ def page(browser: Browser) -> Iterator[Page]:
     opened.set_default_timeout(15_000)
     yield opened
     context.close()
+
+
+def sign_in(page: Page, server: str, next_path: str) -> None:
+    """Sign in through the form, as a person would: the browser keeps only the session cookie."""
+    page.goto(f"{server}/signin?next={next_path}")
+    page.fill("#f-token", OPS_TOKEN)
+    page.click("#signin-submit")
+    assert page.url == f"{server}{next_path}"
+    cookie = next(c for c in page.context.cookies() if c["name"] == "tiaokuai_session")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Lax" and OPS_TOKEN not in cookie["value"]
 
 
 def shot(page: Page, name: str) -> None:
@@ -217,6 +233,8 @@ def test_clause_page_shows_a_decision_just_logged(page: Page, server: str) -> No
     body = {"matter": "WAT-01", "township": "gaojia", "attributes": {"site_type": "river"}, "as_of": "2026-11-01"}
     decision_id = httpx.post(f"{server}/v1/cases/lead", json=body, timeout=30).json()["decision_id"]
     page.goto(f"{server}/clauses/YJS-SAND-RIVER")
+    assert page.locator("#decisions tr").count() == 0  # case data only for `decisions:read`
+    sign_in(page, server, "/clauses/YJS-SAND-RIVER")
     row = page.locator("#decisions tr", has=page.locator(f'a[href="/v1/decisions/{decision_id}"]'))
     assert row.count() == 1
     assert "高家镇" in row.inner_text() and "胜出" in row.inner_text()
@@ -225,6 +243,8 @@ def test_clause_page_shows_a_decision_just_logged(page: Page, server: str) -> No
 
 def test_diff_page_shows_the_impact_of_the_edit_on_disk(page: Page, server: str) -> None:
     page.goto(f"{server}/diff")
+    assert "/signin?next=/diff" in page.url  # operators only: the page asks to sign in
+    sign_in(page, server, "/diff")
     assert page.locator("#f-base").input_value() == "active"
     assert page.locator("#f-head").input_value() == "disk"
     assert page.locator('#clause-changes tr[data-id="WAT-02"] td').first.inner_text() == "修改"
