@@ -111,9 +111,14 @@ def import_(
         raise typer.Exit(ExitCode.FINDINGS) from None
     for warning in report.warnings:
         typer.echo(f"warning: {warning}", err=True)
+    if report.kept_matters:
+        typer.echo(f"the sheet lists the matters in force on {report.as_of}; {len(report.kept_matters)} not in force then kept as they were", err=True)
+    if report.removed_matters:
+        typer.echo(f"removed {len(report.removed_matters)} matter(s) not in the sheet: {', '.join(report.removed_matters)}", err=True)
     typer.echo(
         f"imported {report.matters} matters into {report.out}: "
-        f"{len(report.written)} file(s) written, {len(report.kept)} unchanged, {len(report.removed)} removed"
+        f"{len(report.written)} file(s) written, {len(report.kept)} unchanged, {len(report.removed)} removed; "
+        f"{len(report.removed_matters)} matter(s) removed"
     )
     for name in report.written:
         typer.echo(f"  wrote   {name}")

@@ -16,6 +16,7 @@ import csv
 import os
 import shutil
 import tempfile
+import zipfile
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -23,6 +24,7 @@ from typing import IO, Any
 
 import yaml
 from openpyxl import Workbook, load_workbook
+from openpyxl.packaging.custom import StringProperty
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
@@ -65,6 +67,12 @@ HEADER_ALIASES = {
 GENERATED_HEADER = "# 由 `tiaokuai import` 从电子表格生成: 可直接编辑本文件, 也可在 Excel 中编辑后重新导入\n"
 # Cells starting with these make spreadsheet programs evaluate a formula (CSV injection).
 FORMULA_START = ("=", "+", "-", "@")
+# An xlsx is a zip: refuse one that would inflate beyond this (a zip bomb), or a huge CSV.
+MAX_UNCOMPRESSED = 64 << 20
+MAX_MEMBERS = 1000
+MAX_CSV = 16 << 20
+# The workbook's custom property naming the date a sheet was exported for (`--as-of`).
+AS_OF_PROPERTY = "tiaokuai.as_of"
 
 
 # --- export ------------------------------------------------------------------------
@@ -143,9 +151,7 @@ def export_xlsx(policy: Policy, out: Path | IO[bytes], as_of: date | None = None
         for index, column in enumerate(COLUMNS, 1):
             value = row[column.key]
             target = ws.cell(HEADER_ROW + 1 + offset, index)
-            target.value = value if value != "" else None
-            if isinstance(value, str) and value.startswith("="):
-                target.data_type = "s"  # text, never a formula
+            _put(target, value if value != "" else None)
             if isinstance(value, date):
                 target.number_format = "yyyy-mm-dd"
             target.alignment = wrap
@@ -160,8 +166,19 @@ def export_xlsx(policy: Policy, out: Path | IO[bytes], as_of: date | None = None
     ws.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
     _codes_sheet(wb, policy, ws, len(rows) + 200)
     _about_sheet(wb, policy, len(rows), as_of)
+    if as_of is not None:
+        # Import reads this: matters not in force that day are not in the sheet and must stay.
+        wb.custom_doc_props.append(StringProperty(name=AS_OF_PROPERTY, value=as_of.isoformat()))  # type: ignore[attr-defined]
     wb.save(out)
     return len(rows)
+
+
+def _put(cell: Any, value: Cell) -> Any:
+    """Write `value` into `cell`; text that starts like a formula stays text (never evaluated)."""
+    cell.value = value
+    if isinstance(value, str) and value.startswith("="):
+        cell.data_type = "s"
+    return cell
 
 
 def _column_letter(key: str) -> str:
@@ -191,8 +208,8 @@ def _codes_sheet(wb: Workbook, policy: Policy, ws: Worksheet, rows: int) -> None
         for cell in (codes[f"{id_col}1"], codes[f"{name_col}1"]):
             cell.font = Font(bold=True)
         for n, (ident, name) in enumerate(pairs, 2):
-            codes[f"{id_col}{n}"] = ident
-            codes[f"{name_col}{n}"] = name
+            _put(codes[f"{id_col}{n}"], ident)
+            _put(codes[f"{name_col}{n}"], name)
         codes.column_dimensions[id_col].width = 18
         codes.column_dimensions[name_col].width = 30
         ranges[title] = f"'{CODES_SHEET}'!${name_col}$2:${name_col}${len(pairs) + 1}"
@@ -223,8 +240,8 @@ def _about_sheet(wb: Workbook, policy: Policy, count: int, as_of: date | None) -
     ]
     lines += [(c.label, c.help) for c in COLUMNS]
     for n, (key, value) in enumerate(lines, 1):
-        about.cell(n, 1, key).font = Font(bold=True)
-        about.cell(n, 2, value).alignment = Alignment(wrap_text=True, vertical="top")
+        _put(about.cell(n, 1), key).font = Font(bold=True)
+        _put(about.cell(n, 2), value).alignment = Alignment(wrap_text=True, vertical="top")
     about.column_dimensions["A"].width = 22
     about.column_dimensions["B"].width = 90
 
@@ -250,6 +267,9 @@ class ImportReport:
     kept: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    removed_matters: list[str] = field(default_factory=list)  # in the base, not in the sheet: deleted
+    kept_matters: list[str] = field(default_factory=list)  # not in force on the sheet's date: kept as they were
+    as_of: date | None = None
 
 
 def _header_key(label: str) -> str | None:
@@ -277,21 +297,92 @@ def _find_header(rows: list[tuple[int, list[Cell]]]) -> tuple[int, dict[int, str
     raise SheetError([RowError(None, None, "no header row with `事项名称` in the first 12 rows", "keep the header row of the exported sheet")])
 
 
-def read_rows(path: Path) -> tuple[list[SheetRow], dict[str, str], list[str]]:
+@dataclass(frozen=True)
+class SheetData:
+    """What a sheet holds: data rows, key → column letter, ignored headers, the export date."""
+
+    rows: list[SheetRow]
+    letters: dict[str, str]
+    ignored: list[str]
+    as_of: date | None = None
+
+
+def _refuse(path: Path, problem: str, hint: str | None = None) -> SheetError:
+    return SheetError([RowError(None, None, f"`{path.name}`: {problem}", hint)])
+
+
+def _check_zip(path: Path) -> None:
+    """Refuse what is not a zip, or would inflate beyond MAX_UNCOMPRESSED, before openpyxl reads it."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise _refuse(path, f"not an xlsx workbook (not a complete zip file: {exc})", "save the sheet again as .xlsx, or export it afresh") from None
+    if len(members) > MAX_MEMBERS:
+        raise _refuse(path, f"the workbook has {len(members)} parts (at most {MAX_MEMBERS})")
+    # NOTE: zipfile stops each member at its declared size, so the declared sizes bound what is inflated.
+    total = sum(m.file_size for m in members)
+    if total > MAX_UNCOMPRESSED:
+        raise _refuse(path, f"the workbook inflates to {total >> 20} MiB (at most {MAX_UNCOMPRESSED >> 20} MiB)", "a responsibility list is far smaller: is this the right file?")
+
+
+def _read_xlsx(path: Path) -> tuple[list[tuple[int, list[Cell]]], date | None]:
+    _check_zip(path)
+    try:
+        # An open handle of our own: openpyxl leaves its archive open when a part fails to parse.
+        with path.open("rb") as handle:
+            return _read_workbook(path, handle)
+    except SheetError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any malformed part (XML, XXE refused by defusedxml, zlib) is the file's fault
+        raise _refuse(path, f"cannot read the workbook: {type(exc).__name__}: {exc}", "save the sheet again as .xlsx, or export it afresh") from None
+
+
+def _read_workbook(path: Path, handle: IO[bytes]) -> tuple[list[tuple[int, list[Cell]]], date | None]:
+    wb = load_workbook(handle, read_only=True, data_only=True)
+    try:
+        sheets: list[Any] = list(wb.worksheets)
+        ws: Any
+        if LIST_SHEET in wb.sheetnames and wb[LIST_SHEET] in sheets:
+            ws = wb[LIST_SHEET]
+        elif sheets:
+            ws = sheets[0]
+        else:
+            raise _refuse(path, "the workbook has no worksheet (only charts)", f"import the exported workbook with its `{LIST_SHEET}` sheet")
+        # NOTE: the <dimension> tag may be stale (a generator that never updates it); in
+        # read-only mode openpyxl would stop reading there and drop the rows below.
+        ws.reset_dimensions()
+        raw = [(n, [_cell(v) for v in values]) for n, values in enumerate(ws.iter_rows(values_only=True), 1)]
+        return raw, _exported_as_of(wb)
+    finally:
+        wb.close()
+
+
+def _exported_as_of(wb: Workbook) -> date | None:
+    for prop in wb.custom_doc_props.props:  # type: ignore[attr-defined]
+        if prop.name == AS_OF_PROPERTY and isinstance(prop.value, str):
+            try:
+                return date.fromisoformat(prop.value)
+            except ValueError:
+                return None
+    return None
+
+
+def read_rows(path: Path) -> SheetData:
     """Read an exported (and edited) xlsx or csv: data rows, key → column letter, ignored headers."""
     raw: list[tuple[int, list[Cell]]]
     suffix = path.suffix.lower()
+    as_of = None
     if suffix == ".csv":
-        with path.open(encoding="utf-8-sig", newline="") as handle:
-            raw = [(n, [_uncsv(v) for v in values]) for n, values in enumerate(csv.reader(handle), 1)]
-    elif suffix in (".xlsx", ".xlsm"):
+        if path.stat().st_size > MAX_CSV:
+            raise _refuse(path, f"the file is larger than {MAX_CSV >> 20} MiB")
         try:
-            wb = load_workbook(path, read_only=True, data_only=True)
-        except (OSError, KeyError, ValueError) as exc:
-            raise SheetError([RowError(None, None, f"cannot open `{path.name}` as an xlsx workbook: {exc}")]) from None
-        ws = wb[LIST_SHEET] if LIST_SHEET in wb.sheetnames else wb.worksheets[0]
-        raw = [(n, [_cell(v) for v in values]) for n, values in enumerate(ws.iter_rows(values_only=True), 1)]
-        wb.close()
+            with path.open(encoding="utf-8-sig", newline="") as handle:
+                raw = [(n, [_uncsv(v) for v in values]) for n, values in enumerate(csv.reader(handle), 1)]
+        except (UnicodeDecodeError, csv.Error) as exc:
+            raise _refuse(path, f"not a UTF-8 CSV file: {exc}", "export the list again, or save it as CSV UTF-8") from None
+    elif suffix in (".xlsx", ".xlsm"):
+        raw, as_of = _read_xlsx(path)
     else:
         raise SheetError([RowError(None, None, f"`{path.name}` is neither .xlsx nor .csv")])
     header, keys, ignored = _find_header(raw)
@@ -303,7 +394,7 @@ def read_rows(path: Path) -> tuple[list[SheetRow], dict[str, str], list[str]]:
         cells = {key: values[position] if position < len(values) else None for position, key in keys.items()}
         if any(text(v) for k, v in cells.items() if k != "seq"):
             rows.append(SheetRow(number, cells))
-    return rows, letters, ignored
+    return SheetData(rows, letters, ignored, as_of)
 
 
 def _cell(value: object) -> Cell:
@@ -375,8 +466,16 @@ def _file_cell(row: SheetRow, error: Any) -> str | None:
     if not value:
         return None
     parts = Path(value).parts
-    if Path(value).is_absolute() or ".." in parts or not value.endswith((".yaml", ".yml")) or parts[:1] == ("schema",):
-        error(row.number, "file", f"`{value}` is not a policy file path", "clear the cell to use matters/<domain>.yaml")
+    # Only a matters file: never policy.yaml, rules/, the schema, or anything outside the policy.
+    if (
+        Path(value).is_absolute()
+        or "\\" in value
+        or len(parts) < 2
+        or parts[0] != "matters"
+        or any(p in ("..", ".") or p.startswith(".") for p in parts)
+        or not value.endswith((".yaml", ".yml"))
+    ):
+        error(row.number, "file", f"`{value}` is not a matters file", "give matters/<name>.yaml, or clear the cell to use matters/<domain>.yaml")
         return None
     return Path(value).as_posix()
 
@@ -439,8 +538,14 @@ def matters_yaml(matters: list[Matter]) -> str:
     return GENERATED_HEADER + dump_yaml({"matters": [_styled(m) for m in matters]})
 
 
-def build_files(base: Policy, imported: list[ImportedMatter], normalize: bool = False) -> tuple[dict[str, str], ImportReport]:
+def build_files(
+    base: Policy, imported: list[ImportedMatter], normalize: bool = False, as_of: date | None = None
+) -> tuple[dict[str, str], ImportReport]:
     """The complete policy's files: the base's other files plus the imported matters.
+
+    A sheet exported for one date (`as_of`) lists only the matters in force that day: the
+    base's other matters are kept as they are, not deleted. Any other matter missing from
+    the sheet is removed and named in the report.
 
     A matters file whose matters are unchanged keeps its text (so comments and layout
     survive, and an unchanged sheet reproduces the policy byte for byte) unless
@@ -452,6 +557,11 @@ def build_files(base: Policy, imported: list[ImportedMatter], normalize: bool = 
     for matter in base.matters.values():
         before.setdefault(base.where("matters", matter.id).file, []).append(matter)
     after: dict[str, list[Matter]] = {}
+    in_sheet = {item.matter.id for item in imported}
+    kept_out = [m for m in base.matters.values() if m.id not in in_sheet and as_of is not None and not m.in_force(as_of)]
+    imported = imported + [ImportedMatter(0, m, base.where("matters", m.id).file) for m in kept_out]
+    report.kept_matters = [m.id for m in kept_out]
+    report.removed_matters = [m for m in base.matters if m not in in_sheet and m not in report.kept_matters]
     for item in imported:
         name = item.file
         if name is None and item.matter.id in base.matters:
@@ -519,11 +629,12 @@ def import_sheet(sheet: Path, out: Path, base_dir: Path, normalize: bool = False
     """
     base = load_policy(base_dir)
     _check_out(out, base_dir)
-    rows, letters, ignored = read_rows(sheet)
-    imported = matters_from_rows(base, rows, letters)
-    files, report = build_files(base, imported, normalize)
+    data = read_rows(sheet)
+    imported = matters_from_rows(base, data.rows, data.letters)
+    files, report = build_files(base, imported, normalize, data.as_of)
     report.out = out
-    report.warnings += [f"ignored column `{label}`" for label in ignored]
+    report.as_of = data.as_of
+    report.warnings += [f"ignored column `{label}`" for label in data.ignored]
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.import-", dir=out.parent))
     # mkdtemp makes a private (0700) directory; the policy keeps its base's permissions.

@@ -21,8 +21,8 @@ import uvicorn
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from api.http.app import create_app
-from api.tokens import AuthConfig
 from api.settings import Settings
+from api.tokens import AuthConfig
 from engine.runtime import Runtime
 from tests.conftest import ROOT, SEED_POLICY
 from tests.support.policy_edit import copy_with_edit
