@@ -43,7 +43,11 @@ async def get_policy(runtime: RuntimeDep) -> dict[str, Any]:
     return policy_info(runtime)
 
 
-@router.get("/healthz", summary="Liveness, the active policy digest, and whether decisions can be logged")
+@router.get(
+    "/healthz",
+    summary="Liveness, the active policy digest, and whether decisions can be logged",
+    responses={200: {"description": "`ok`"}, 503: {"description": "`degraded`: the decision log cannot commit, or a checkpoint was not written"}},
+)
 async def healthz(request: Request, runtime: RuntimeDep) -> JSONResponse:
     """200 `ok`; 503 `degraded` while the decision log cannot commit (deciding answers 503
     then) or the last checkpoint could not be written."""
