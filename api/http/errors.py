@@ -135,7 +135,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(ConfirmationRequired)
     async def _confirm(_: Request, exc: ConfirmationRequired) -> JSONResponse:
-        query = "&".join(f"confirm={name}" for name in exc.emptied)
+        query = "confirm=" + ",".join(exc.emptied)
         return error_response(409, ErrorCode.CONFIRMATION_REQUIRED, str(exc), "confirm",
                               f"if that is intended, reload again with ?{query}; the active policy keeps serving",
                               emptied=exc.emptied, changes=exc.changes)

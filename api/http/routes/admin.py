@@ -41,7 +41,14 @@ def _view(result: ReloadResult) -> dict[str, Any]:
 async def reload(
     request: Request,
     runtime: RuntimeDep,
-    confirm: Annotated[list[str] | None, Query(max_length=100, description="a policy file whose clauses the new policy removes entirely; repeatable")] = None,
+    confirm: Annotated[
+        str | None,
+        Query(
+            pattern=r"^[A-Za-z0-9_./-]+(,[A-Za-z0-9_./-]+)*$",
+            max_length=2000,
+            description="the policy files whose clauses the new policy removes entirely, comma-separated (e.g. rules/integrated.yaml)",
+        ),
+    ] = None,
 ) -> dict[str, Any]:
     """Validate and compile-check the policy directory in a throwaway process, then swap.
 
@@ -55,7 +62,7 @@ async def reload(
     decision_log = request.app.state.decision_log
     try:
         result = await run_in_threadpool(
-            reload_policy, runtime, settings.policy_dir, settings.reload_timeout, tuple(confirm or ()), decision_log.activate
+            reload_policy, runtime, settings.policy_dir, settings.reload_timeout, tuple(confirm.split(",")) if confirm else (), decision_log.activate
         )
     except PolicyError as exc:
         log.warning("policy reload rejected: %s", exc)
