@@ -391,6 +391,9 @@ class DecisionLog:
         self._start = threading.Lock()
         self._known_policies: set[str] = set()
         self.last_failure: tuple[str, str] | None = None  # (time, message) of the last failed commit, until one succeeds
+        # NOTE: one write transaction at a time in this process: an in-memory SQLite log is a
+        # single shared connection, which two threads must never use at once (it segfaults).
+        self._writing = threading.Lock()
         self._compiled: _Statements | None = None
 
     # --- writing ------------------------------------------------------------------
@@ -485,14 +488,14 @@ class DecisionLog:
 
     def store_policy(self, policy: Policy) -> None:
         """Store a policy version (files + digest) if it is not stored yet."""
-        with self.db.connect().execution_options(writer=True) as conn, conn.begin():
+        with self._writing, self.db.connect().execution_options(writer=True) as conn, conn.begin():
             _lock(conn)
             self._store_policy(conn, policy)
         self._known_policies.add(policy.digest)
 
     def activate(self, policy: Policy, source: str) -> None:
         """Record that `policy` is now the active version (stored first if needed)."""
-        with self.db.connect().execution_options(writer=True) as conn, conn.begin():
+        with self._writing, self.db.connect().execution_options(writer=True) as conn, conn.begin():
             _lock(conn)
             self._store_policy(conn, policy)
             last = conn.execute(select(activations.c.seq, activations.c.digest).order_by(activations.c.seq.desc()).limit(1)).first()
@@ -584,6 +587,10 @@ class DecisionLog:
     def _write_batch(self, conn: Connection, batch: list[_Pending]) -> bool:
         """Write one batch in one transaction on the driver connection; wake its waiters
         only after COMMIT returned. False if it failed (nothing of it was committed)."""
+        with self._writing:
+            return self._write_batch_locked(conn, batch)
+
+    def _write_batch_locked(self, conn: Connection, batch: list[_Pending]) -> bool:
         new_policies = {p.policy.digest: p.policy for p in batch if p.policy.digest not in self._known_policies}
         try:
             if new_policies:
