@@ -23,6 +23,7 @@ from api.web import install as install_pages
 from api.web import public as web_public
 from api.web import router as web_router
 from api.web.cases import router as case_pages
+from api.web.guard import page_scope
 from api.web.session import Sessions
 from engine import ENGINE_VERSION, CheckpointError, Runtime, resume
 from engine.cases import CaseService, CaseStore
@@ -117,5 +118,6 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     # the lifecycle's routes check their own scopes (cases:act, cases:arbitrate, cases:read)
     case_errors: dict[int | str, dict[str, object]] = {code: {"model": ErrorV1} for code in (400, 401, 403, 404, 409, 413, 422, 503)}
     app.include_router(lifecycle.router, responses=case_errors, dependencies=bearer_documented("cases:act", auth))
-    app.include_router(case_pages, **protected("cases:read", auth))
+    # The case pages sign in like the other pages (session cookie or bearer; redirect to /signin).
+    app.include_router(case_pages, dependencies=[Depends(page_scope("cases:read"))])
     return app

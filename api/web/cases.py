@@ -12,11 +12,12 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 
 from api.http.routes.lifecycle import CaseIdConvertor  # noqa: F401 - registers the `case_id` path convertor
+from api.web.guard import PageRoute
 from api.web.render import render
 from engine import ErrorCode
 from engine.cases import CaseNotFound, board_items, case_view, china_time, department_figures
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=PageRoute)  # security headers, like every page
 
 STATUS_ZH = {"running": "进行中", "overdue": "已超时", "met": "按时完成", "late": "超时完成", "cancelled": "改派终止"}
 ROLE_ZH = {"lead": "牵头部门", "support": "协同部门", "township": "属地乡镇", "centre": "社治中心", "arbiter": "编办"}

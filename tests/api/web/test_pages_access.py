@@ -136,3 +136,17 @@ def test_every_page_sends_a_content_security_policy(closed: TestClient) -> None:
         assert "default-src 'none'" in policy and "frame-ancestors 'none'" in policy and "script-src" not in policy, path
         assert r.headers["x-content-type-options"] == "nosniff"
         assert ' style="' not in r.text, f"{path}: an inline style attribute the policy would block"
+
+
+def test_case_pages_sign_in_like_the_other_pages(tmp_path: Path, seed_runtime: Runtime) -> None:
+    config = CONFIG.replace('"ops", "token"', '"ops", "token"').replace('["policy:admin", "decisions:read"]', '["policy:admin", "decisions:read", "cases:read"]')
+    auth = AuthConfig.parse(config, "tests", decide="token", cases="token")
+    app = create_app(Settings(SEED_POLICY, f"sqlite:///{tmp_path / 'log.sqlite3'}", auth=auth), runtime=seed_runtime)
+    with TestClient(app, follow_redirects=False) as client:
+        r = client.get("/cases")
+        assert r.status_code == 303 and r.headers["location"] == "/signin?next=/cases"
+        sign_in(client, "auditor", "/cases")
+        assert client.get("/cases").status_code == 403
+        sign_in(client, "ops", "/cases")
+        page = client.get("/cases")
+        assert page.status_code == 200 and "default-src 'none'" in page.headers["content-security-policy"]
