@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint typecheck pytest schema clean test-postgres bench soak wrk
+.PHONY: run test lint typecheck pytest schema clean test-postgres bench soak wrk mutation
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -58,3 +58,14 @@ bench: $(STAMP) wrk
 
 soak: $(STAMP) wrk
 	$(BIN)/python -m bench.soak
+
+# Mutation testing of the decision core (not part of `make test`; tens of minutes on 2 cores):
+# bench/mutation.md is rewritten. mutmut is installed into .venv only for this target.
+MUTATION_STAMP := $(VENV)/.mutation-installed
+
+$(MUTATION_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[dev,mutation]'
+	touch $(MUTATION_STAMP)
+
+mutation: $(MUTATION_STAMP)
+	nice -n 15 $(BIN)/python -m bench.mutation
