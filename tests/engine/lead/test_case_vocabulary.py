@@ -168,6 +168,15 @@ def test_rules_see_attribute_defaults(shanhai: Runtime) -> None:
     assert "SH-AMD-CALM" in decide(shanhai, township="west", matter="SH-F1")["fired"]
     assert "SH-AMD-CALM" in decide(shanhai, township="west", matter="SH-F1", attributes={"spread": False})["fired"]
     assert "SH-AMD-CALM" not in decide(shanhai, township="west", matter="SH-F1", attributes={"spread": True})["fired"]
+    # `risk` defaults to 3: SH-AMD-RISK (risk ≥ 3) applies unless the case gives a lower one
+    assert decide(shanhai, township="west", matter="SH-F2")["notes"] == ["风险等级较高", "加强巡查"]
+    assert decide(shanhai, township="west", matter="SH-F2", attributes={"risk": 2})["notes"] == []
+
+
+def test_rules_see_the_case_date(shanhai: Runtime) -> None:
+    """SH-STREET is in force from 2025-01-01: the fact carries the case's date for it."""
+    assert decide(shanhai, township="west", matter="SH-S1", as_of=date(2024, 12, 31))["rule"]["id"] == "SH-S1"
+    assert decide(shanhai, township="west", matter="SH-S1", as_of=date(2025, 1, 1))["rule"]["id"] == "SH-STREET"
 
 
 @pytest.mark.parametrize(
