@@ -14,18 +14,12 @@ from typing import Any
 import pytest
 
 from engine import Case, CaseError, Runtime
-from tests.conftest import FIXTURES, runtime_for
 
 DAY = date(2026, 11, 1)
 SEED_ATTRIBUTES = (
     "area, cross_township, fire_spread, manhole_owner, noise_source, operator_type, other_township, permit, "
     "severity, site_type, violent_resistance, waste_type"
 )
-
-
-@pytest.fixture(scope="module")
-def shanhai() -> Runtime:
-    return runtime_for(FIXTURES / "shanhai")
 
 
 def decide(rt: Runtime, **kw: Any) -> dict[str, Any]:

@@ -10,18 +10,11 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-import pytest
-
 from engine import Case, Runtime
 from tests.conftest import FIXTURES, runtime_for
 
 DAY = date(2026, 11, 1)
 NO_LEAD = "牵头单位 `@enforcement_team` 对本案无法确定(该乡镇无对应机构)"
-
-
-@pytest.fixture(scope="module")
-def shanhai() -> Runtime:
-    return runtime_for(FIXTURES / "shanhai")
 
 
 def decide(rt: Runtime, **kw: Any) -> dict[str, Any]:
