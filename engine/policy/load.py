@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 from pydantic import ValidationError
+from yaml.constructor import SafeConstructor
 
 from engine.errors import Finding, PolicyError
 from engine.policy.grid import EXTENSION, grid_from_files, validate_grid
@@ -26,7 +27,34 @@ from engine.policy.validate import validate_references
 SKIP_DIRS = {"schema"}
 # libyaml's safe loader when PyYAML has it (its wheels do): the same documents and line
 # marks, ~10× faster than the pure-Python one (policy load time, bench/results.md).
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_BASE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class NotADate(str):
+    """A scalar that YAML reads as a timestamp but no calendar has (2021-13-01, 2021-02-30).
+
+    PyYAML raises a bare ValueError for those, with no file or line; kept as text, the
+    schema rejects it at its own key and the finding says why.
+    """
+
+    reason: str
+
+
+def _timestamp(loader: SafeConstructor, node: yaml.ScalarNode) -> object:
+    try:
+        return SafeConstructor.construct_yaml_timestamp(loader, node)
+    except ValueError as exc:
+        value = NotADate(str(node.value))
+        value.reason = str(exc)
+        return value
+
+
+class _Loader(_BASE_LOADER):  # type: ignore[misc,valid-type]
+    """The safe loader, reading impossible dates as `NotADate` instead of crashing."""
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp)
+_LOADER = _Loader
 
 
 def policy_files(root: Path) -> list[Path]:
@@ -82,6 +110,8 @@ def _item_id(data: Any, loc: tuple[int | str, ...]) -> str | None:
 
 def _describe(error: dict[str, Any]) -> str:
     loc = ".".join(str(part) for part in error["loc"] if not isinstance(part, int))
+    if isinstance(error.get("input"), NotADate):
+        return f"`{loc}`: `{error['input']}` is not a calendar date ({error['input'].reason})"
     msg = str(error["msg"]).replace("Value error, ", "")
     if error["type"] == "extra_forbidden":
         msg = "unknown key"
@@ -124,16 +154,36 @@ def _compose_and_construct(text: str) -> tuple[yaml.Node | None, Any]:
         loader.dispose()
 
 
+_UNCLOSED = {"flow sequence": "]", "flow mapping": "}", "quoted scalar": "a closing quote"}
+
+
+def _syntax_finding(name: str, exc: yaml.YAMLError) -> Finding:
+    """A YAML syntax error at the line to fix: an unclosed `[`, `{` or quote is reported
+    where it opened (the parser only notices on a later line), with the closer to add."""
+    mark = getattr(exc, "problem_mark", None)
+    line = mark.line + 1 if mark is not None else None
+    problem = getattr(exc, "problem", None) or str(exc)
+    context, opened = getattr(exc, "context", None) or "", getattr(exc, "context_mark", None)
+    for what, closer in _UNCLOSED.items():
+        if what in context and opened is not None and (line is None or opened.line + 1 < line):
+            at = f"line {opened.line + 1}, column {opened.column + 1}"
+            return Finding(
+                "yaml_syntax",
+                f"invalid YAML: the {what.replace('flow ', '')} opened at {at} is not closed ({problem})",
+                name,
+                opened.line + 1,
+                hint=f"add {closer if closer.startswith('a ') else f'`{closer}`'} where it should end, usually at the end of line {opened.line + 1}",
+            )
+    return Finding("yaml_syntax", f"invalid YAML: {problem}", name, line)
+
+
 def parse_file(name: str, text: str) -> tuple[PolicyFile | None, list[Finding], dict[tuple[str, str], Location]]:
     """Parse and validate one file. Returns the model (or None), findings and item locations."""
     try:
         node, data = _compose_and_construct(text)
     except yaml.YAMLError as exc:
         exc = _python_loader_error(text) or exc  # the pure-Python loader words problems better
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        problem = getattr(exc, "problem", None) or str(exc)
-        return None, [Finding("yaml_syntax", f"invalid YAML: {problem}", name, line)], {}
+        return None, [_syntax_finding(name, exc)], {}
     if data is None:
         return PolicyFile(), [], {}
     if not isinstance(data, dict):
@@ -155,15 +205,22 @@ def parse_file(name: str, text: str) -> tuple[PolicyFile | None, list[Finding], 
     except ValidationError as exc:
         findings = duplicates + [
             Finding(
-                "schema",
+                "invalid_date" if isinstance(err.get("input"), NotADate) else "schema",
                 _describe(dict(err)),
                 name,
                 _node_line(node, err["loc"]),
                 _item_id(data, tuple(err["loc"])),
+                hint=_hint(dict(err)),
             )
             for err in exc.errors()
         ]
         return None, findings, locations
+
+
+def _hint(error: dict[str, Any]) -> str | None:
+    if isinstance(error.get("input"), NotADate):
+        return "write a date that exists, as YYYY-MM-DD (2021-02-28, not 2021-02-30; months 01–12)"
+    return None
 
 
 def read_policy_dir(root: Path) -> dict[str, str]:

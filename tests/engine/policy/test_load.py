@@ -47,8 +47,49 @@ def test_unknown_lead_names_file_line_id_and_suggestion(tmp_path: Path) -> None:
     path.write_text(path.read_text(encoding="utf-8").replace("lead: qj-water", "lead: qj-watr", 1), encoding="utf-8")
     lines = findings_of(target)
     assert len(lines) == 1
-    assert lines[0].startswith("matters/water.yaml:2: WAT-01: unknown organization `qj-watr`")
+    assert lines[0].startswith("matters/water.yaml:9: WAT-01: unknown organization `qj-watr`")  # the `lead:` line
     assert "did you mean `qj-water`?" in lines[0]
+
+
+def test_each_reference_is_reported_at_its_own_key(tmp_path: Path) -> None:
+    target = copy_policy(tmp_path)
+    path = target / "rules" / "integrated.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("supports: [qj-police, qj-nrp, qj-transport", "supports: [qj-police, qj-nrpp, qj-transport", 1), encoding="utf-8")
+    line = next(n for n, t in enumerate(text.splitlines(), 1) if "supports: [qj-police, qj-nrp, qj-transport" in t)
+    assert findings_of(target) == [
+        f"rules/integrated.yaml:{line}: YJS-SAND-RIVER: unknown organization `qj-nrpp` (did you mean `qj-nrp`?)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("written", "reason"), [("2021-13-01", "month must be in 1..12"), ("2021-02-30", "day is out of range for month")]
+)
+def test_an_impossible_date_is_a_finding_at_its_line(tmp_path: Path, written: str, reason: str) -> None:
+    target = copy_policy(tmp_path)
+    path = target / "rules" / "delegation.yaml"
+    text = path.read_text(encoding="utf-8")
+    line = next(n for n, t in enumerate(text.splitlines(), 1) if "valid_from: 2021-07-01" in t)
+    path.write_text(text.replace("valid_from: 2021-07-01", f"valid_from: {written}", 1), encoding="utf-8")
+    with pytest.raises(PolicyError) as caught:
+        load_policy(target)
+    (finding,) = caught.value.findings
+    assert (finding.code, finding.file, finding.line, finding.id) == ("invalid_date", "rules/delegation.yaml", line, "FQ-2021-01")
+    assert f"`{written}` is not a calendar date ({reason})" in finding.message
+    assert finding.hint is not None and "YYYY-MM-DD" in finding.hint
+
+
+def test_an_unclosed_bracket_is_reported_where_it_opened(tmp_path: Path) -> None:
+    target = copy_policy(tmp_path)
+    path = target / "matters" / "water.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("supports: [qj-police, qj-nrp, qj-transport]", "supports: [qj-police, qj-nrp, qj-transport", 1), encoding="utf-8")
+    with pytest.raises(PolicyError) as caught:
+        load_policy(target)
+    (finding,) = caught.value.findings
+    assert (finding.code, finding.line) == ("yaml_syntax", 10)
+    assert "opened at line 10, column 15 is not closed" in finding.message
+    assert finding.hint is not None and "`]`" in finding.hint
 
 
 def test_unknown_condition_attribute_and_value_are_reported(tmp_path: Path) -> None:
