@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 from engine.policy.index import Policy
 from engine.policy.model import TEAM_REF, TOWNSHIP_REF, Basis, Matter, Provenance, Responsibility
-from engine.policy.validate import org_refs, suggest
+from engine.policy.validate import org_refs, suggest, suggest_named
 
 Cell = str | int | date | None
 Group = Literal["official", "extra", "machine"]
@@ -265,8 +265,10 @@ class Listing:
         match = _NAME_WITH_ID.match(label)
         if match and match.group("id") in self.policy.organizations:
             return match.group("id")
-        known = [*self._by_name, *REF_LABELS.values()]
-        raise _Problem(f"unknown organization `{label}`", suggest(label, known) or "see the 代码表 sheet")
+        known: dict[str, list[str]] = {ref_label: [ref_label] for ref_label in REF_LABELS.values()}
+        for org in self.policy.organizations.values():
+            known[self.org_label(org.id)] = [org.name, org.short_name or "", org.name_en or "", org.id]
+        raise _Problem(f"unknown organization `{label}`", suggest_named(label, known) or "see the 代码表 sheet")
 
     def domain_id(self, label: str) -> str:
         if label in self.domain_names:
@@ -274,7 +276,8 @@ class Listing:
         for domain_id, name in self.domain_names.items():
             if label == name:
                 return domain_id
-        raise _Problem(f"unknown domain `{label}`", suggest(label, [*self.domain_names.values(), *self.domain_names]))
+        known = {d.name: [d.name, d.id, d.name_en or ""] for d in self.policy.manifest.domains}
+        raise _Problem(f"unknown domain `{label}`", suggest_named(label, known) or f"known: {'、'.join(known)}")
 
     def limit_key(self, label: str) -> str:
         if label in self.limit_labels:

@@ -13,6 +13,7 @@ nothing; a policy that fails validation never replaces the one in `out`.
 from __future__ import annotations
 
 import csv
+import io
 import os
 import shutil
 import tempfile
@@ -31,6 +32,8 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.worksheet.worksheet import Worksheet
 from pydantic import ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from engine.errors import PolicyError, RowError, SheetError
 from engine.listing.columns import (
@@ -47,7 +50,8 @@ from engine.listing.columns import (
 )
 from engine.policy.index import Policy
 from engine.policy.load import load_policy
-from engine.policy.model import Matter
+from engine.policy.model import Comparison, Matter
+from engine.policy.versioning import unchanged_version
 from engine.rules.compile import compile_policy
 
 LIST_SHEET = "责任清单"
@@ -538,6 +542,91 @@ def matters_yaml(matters: list[Matter]) -> str:
     return GENERATED_HEADER + dump_yaml({"matters": [_styled(m) for m in matters]})
 
 
+def _round_trip() -> YAML:
+    """ruamel.yaml in round-trip mode, set to the policy files' own layout (2-space maps,
+    `  - ` items, no line wrapping): loading and dumping an untouched file gives it back byte
+    for byte, comments and quoting included."""
+    rt = YAML(typ="rt")
+    rt.preserve_quotes = True
+    rt.width = 4096
+    rt.indent(mapping=2, sequence=4, offset=2)
+    return rt
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _rt_styled(key: str, value: Any) -> Any:
+    """A new value in the files' style: lists and maps in flow style, `basis` a block of flow maps."""
+    if isinstance(value, dict):
+        flow_map = CommentedMap(value)
+        flow_map.fa.set_flow_style()
+        return flow_map
+    if isinstance(value, list):
+        if key == "basis":
+            block = CommentedSeq([_rt_styled("", v) for v in value])
+            block.fa.set_block_style()
+            return block
+        flow_seq = CommentedSeq(value)
+        flow_seq.fa.set_flow_style()
+        return flow_seq
+    return value
+
+
+def _rt_update(item: CommentedMap, new: dict[str, Any]) -> None:
+    """Change only the keys whose values differ; their comments stay attached."""
+    for key in [k for k in item if k not in new]:
+        del item[key]
+    for index, (key, value) in enumerate(new.items()):
+        if key not in item:
+            item.insert(index, key, _rt_styled(key, value))
+        elif _plain(item[key]) != value:
+            item[key] = _rt_styled(key, value)
+
+
+def update_matters_text(text: str, matters: list[dict[str, Any]]) -> str | None:
+    """A matters file with `matters` (canonical mappings) written into it in place.
+
+    Items whose content is unchanged keep their text, comments and layout; a changed
+    item keeps its comments and unchanged keys; deleted items go, new ones are appended.
+    Returns None when nothing would be left in the file.
+    """
+    rt = _round_trip()
+    data = rt.load(text)
+    if not isinstance(data, CommentedMap):
+        data = CommentedMap()
+    wanted = {m["id"]: m for m in matters}
+    items = data.get("matters")
+    if not isinstance(items, CommentedSeq):
+        items = CommentedSeq()
+        data["matters"] = items
+    for index in reversed(range(len(items))):  # delete in place: the list's own comments stay
+        if not isinstance(items[index], CommentedMap) or items[index].get("id") not in wanted:
+            del items[index]
+    present = set()
+    for item in items:
+        present.add(item["id"])
+        if _plain(item) != wanted[item["id"]]:
+            _rt_update(item, wanted[item["id"]])
+    for matter in matters:
+        if matter["id"] not in present:
+            item = CommentedMap()
+            _rt_update(item, matter)
+            items.append(item)
+    if not items:
+        del data["matters"]
+    if not data:
+        return None
+    out = io.StringIO()
+    rt.dump(data, out)
+    return out.getvalue()
+
+
 def build_files(
     base: Policy, imported: list[ImportedMatter], normalize: bool = False, as_of: date | None = None
 ) -> tuple[dict[str, str], ImportReport]:
@@ -547,9 +636,10 @@ def build_files(
     base's other matters are kept as they are, not deleted. Any other matter missing from
     the sheet is removed and named in the report.
 
-    A matters file whose matters are unchanged keeps its text (so comments and layout
-    survive, and an unchanged sheet reproduces the policy byte for byte) unless
-    `normalize` asks for every matters file to be rewritten in the canonical style.
+    A matters file whose matters are unchanged keeps its text (an unchanged sheet
+    reproduces the policy byte for byte); a changed one is edited in place through
+    ruamel.yaml's round trip, so its comments, quoting and untouched items survive.
+    `normalize` rewrites every matters file in the canonical style instead.
     """
     files = dict(base.files)
     report = ImportReport(Path("."), len(imported))
@@ -574,6 +664,15 @@ def build_files(
         if not normalize and name in files and before.get(name, []) == new:
             report.kept.append(name)
             continue
+        if not normalize and name in files:
+            text = update_matters_text(files[name], [canonical(m) for m in new])
+            if text is None:
+                files.pop(name, None)
+                report.removed.append(name)
+            else:
+                files[name] = text
+                report.written.append(name)
+            continue
         data = yaml.safe_load(files.get(name, "")) or {}
         others = {k: v for k, v in data.items() if k != "matters"} if isinstance(data, dict) else {}
         if not new and not others:
@@ -595,6 +694,40 @@ def _check_out(out: Path, base_dir: Path) -> None:
         raise SheetError([RowError(None, None, f"`{out}` exists and is not a directory")])
     if any(out.iterdir()) and not (out / "policy.yaml").is_file():
         raise SheetError([RowError(None, None, f"`{out}` is not empty and holds no policy.yaml", "give an empty or new directory, or a policy directory to update")])
+
+
+def _deleted_but_referenced(base: Policy, imported: list[ImportedMatter], as_of: date | None = None) -> list[RowError]:
+    """A matter whose row was deleted while rules or delegations still name it, one error each
+    (a sheet exported for `as_of` leaves out the matters not in force then: those are kept)."""
+    kept = {item.matter.id for item in imported}
+    errors = []
+    for matter_id in sorted(set(base.matters) - kept):
+        if as_of is not None and not base.matters[matter_id].in_force(as_of):
+            continue
+        users = [rule.id for rule in base.rules if _names_matter(rule.tests().get("matter"), matter_id)]
+        users += [d.id for d in base.delegations if matter_id in d.matters]
+        if users:
+            where = sorted({base.where("rules" if u in base.rules_by_id else "delegations", u).file for u in users})
+            errors.append(
+                RowError(
+                    None,
+                    None,
+                    f"matter `{matter_id}` ({base.matters[matter_id].name}) is no longer in the sheet, but {_clauses(users)} still use it",
+                    f"restore its row, or first remove `{matter_id}` from {', '.join(where)}",
+                )
+            )
+    return errors
+
+
+def _names_matter(test: Comparison | None, matter_id: str) -> bool:
+    if test is None:
+        return False
+    _, value = test.operator
+    return matter_id in value if isinstance(value, tuple) else value == matter_id
+
+
+def _clauses(ids: list[str]) -> str:
+    return ("clause " if len(ids) == 1 else "clauses ") + ", ".join(ids)
 
 
 def _row_errors(exc: PolicyError, imported: list[ImportedMatter]) -> list[RowError]:
@@ -631,6 +764,9 @@ def import_sheet(sheet: Path, out: Path, base_dir: Path, normalize: bool = False
     _check_out(out, base_dir)
     data = read_rows(sheet)
     imported = matters_from_rows(base, data.rows, data.letters)
+    still_used = _deleted_but_referenced(base, imported, data.as_of)
+    if still_used:
+        raise SheetError(still_used)
     files, report = build_files(base, imported, normalize, data.as_of)
     report.out = out
     report.as_of = data.as_of
@@ -642,9 +778,13 @@ def import_sheet(sheet: Path, out: Path, base_dir: Path, normalize: bool = False
     try:
         _write_tree(staging, files, base_dir)
         try:
-            compile_policy(load_policy(staging))  # exactly what `tiaokuai check` accepts
+            result = load_policy(staging)
+            compile_policy(result)  # exactly what `tiaokuai check` accepts
         except PolicyError as exc:
             raise SheetError(_row_errors(exc, imported)) from None
+        unbumped = unchanged_version(base.manifest.version, base.digest, result, "the base policy")
+        if unbumped is not None:
+            report.warnings.append(unbumped.render())
         _replace(staging, out)
     finally:
         if staging.exists():

@@ -7,7 +7,9 @@ Every finding names the file, line and id, and suggests the nearest known id
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Iterator
+import math
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from engine.errors import Finding
@@ -29,9 +31,55 @@ TOWNSHIP_KINDS = ("township", "street")
 
 
 def suggest(word: str, known: Iterable[str]) -> str | None:
-    """A "did you mean" hint for an unknown id, or None when nothing is close."""
-    match = difflib.get_close_matches(word, list(known), n=1, cutoff=0.6)
-    return f"did you mean `{match[0]}`?" if match else None
+    """A "did you mean" hint for an unknown id or name, or None when nothing is close."""
+    return suggest_named(word, {k: (k,) for k in known})
+
+
+def suggest_named(word: str, labels: Mapping[str, Iterable[str]]) -> str | None:
+    """ "Did you mean" over candidates known by several labels: `labels` maps each candidate
+    to its id, full name, short name, English name and aliases, so 衢江区公安局 finds the
+    body named 衢州市公安局衢江分局 through its short name 公安衢江分局."""
+    match = closest(word, labels)
+    return f"did you mean `{match}`?" if match else None
+
+
+def _grams(text: str) -> set[str]:
+    text = text.lower()
+    return set(text) | {text[i : i + 2] for i in range(len(text) - 1)}
+
+
+def closest(word: str, candidates: Mapping[str, Iterable[str]], cutoff: float = 0.25) -> str | None:
+    """The candidate whose labels are nearest to `word`; None when none is near or two tie.
+
+    Ids (ASCII) are compared by difflib's ratio (`qj-watr` → `qj-water`). Chinese names
+    differ by word order and affixes (衢江区公安局 for 衢州市公安局衢江分局), so they are
+    compared as sets of characters and character pairs, each weighted by how rare it is
+    among all labels: a shared 公安 counts, a shared 衢江 (in every county body) hardly does.
+    """
+    labels = {key: [label for label in values if label] for key, values in candidates.items()}
+    if word.isascii():
+        ascii_labels = {label: key for key, values in labels.items() for label in values if label.isascii()}
+        match = difflib.get_close_matches(word, list(ascii_labels), n=1, cutoff=0.6)
+        return ascii_labels[match[0]] if match else None
+    docs = [_grams(label) for values in labels.values() for label in values]
+    frequency = Counter(gram for doc in docs for gram in doc)
+
+    def weight(gram: str) -> float:
+        return math.log((len(docs) + 1) / (frequency.get(gram, 0) + 0.5))
+
+    target = _grams(word)
+    target_weight = sum(weight(g) for g in target)
+    scores: dict[str, float] = {}
+    for key, values in labels.items():
+        for label in values:
+            grams = _grams(label)
+            total = target_weight + sum(weight(g) for g in grams)
+            score = 2 * sum(weight(g) for g in target & grams) / total if total else 0.0
+            scores[key] = max(score, scores.get(key, 0.0))
+    ranked = sorted(scores.items(), key=lambda kv: -kv[1])
+    if not ranked or ranked[0][1] < cutoff or (len(ranked) > 1 and ranked[1][1] > ranked[0][1] - 0.01):
+        return None
+    return ranked[0][0]
 
 
 def org_refs(policy: Policy) -> set[str]:
@@ -52,13 +100,16 @@ def _references(policy: Policy) -> Iterator[Finding]:
     domains = {d.id for d in policy.manifest.domains}
     allowed = _Allowed(policy, domains)
 
-    def unknown(section: str, item_id: str, what: str, value: str, known: Iterable[str]) -> Finding:
+    def unknown(
+        section: str, item_id: str, what: str, value: str, known: Iterable[str], path: Sequence[str | int] = ()
+    ) -> Finding:
+        """An unknown reference, at the line of the key that holds it (`path` inside the item)."""
         loc = policy.where(section, item_id)
         return Finding(
             f"unknown_{what.replace(' ', '_')}",
             f"unknown {what} `{value}`",
             loc.file,
-            loc.line,
+            locator.line(loc.file, section, item_id, path) or loc.line,
             item_id,
             hint=suggest(value, known),
         )
@@ -78,44 +129,46 @@ def _references(policy: Policy) -> Iterator[Finding]:
             )
 
     for org in orgs.values():
-        for ref in (org.successor, org.parent, org.enforcement_team):
+        for key, ref in (("successor", org.successor), ("parent", org.parent), ("enforcement_team", org.enforcement_team)):
             if ref is not None and ref not in orgs:
-                yield unknown("organizations", org.id, "organization", ref, orgs)
+                yield unknown("organizations", org.id, "organization", ref, orgs, (key,))
         if org.enforcement_team is not None and org.enforcement_team in orgs and orgs[org.enforcement_team].kind is not OrgKind.team:
             loc = policy.where("organizations", org.id)
             yield Finding("not_a_team", f"enforcement team `{org.enforcement_team}` is not of kind team", loc.file, loc.line, org.id)
-        for served in org.serves:
+        for index, served in enumerate(org.serves):
             if served not in orgs:
-                yield unknown("organizations", org.id, "township", served, [t.id for t in policy.townships()])
+                yield unknown("organizations", org.id, "township", served, [t.id for t in policy.townships()], ("serves", index))
         if org.serves and not org.enforcement_team:
             loc = policy.where("organizations", org.id)
             yield Finding("hub_without_team", "a 1+X hub must have an enforcement team", loc.file, loc.line, org.id)
 
     for matter in policy.matters.values():
         if matter.domain not in domains:
-            yield unknown("matters", matter.id, "domain", matter.domain, domains)
-        for ref in (matter.lead, *matter.supports):
+            yield unknown("matters", matter.id, "domain", matter.domain, domains, ("domain",))
+        for path, ref in (("lead",), matter.lead), *((("supports", i), s) for i, s in enumerate(matter.supports)):
             if ref not in refs:
-                yield unknown("matters", matter.id, "organization", ref, refs)
-        for attr in matter.attributes:
+                yield unknown("matters", matter.id, "organization", ref, refs, path)
+        for index, attr in enumerate(matter.attributes):
             if attr not in policy.attributes:
-                yield unknown("matters", matter.id, "attribute", attr, policy.attributes)
+                yield unknown("matters", matter.id, "attribute", attr, policy.attributes, ("attributes", index))
 
     for rule in policy.rules:
         then = rule.then
-        for ref in (then.lead, then.coordinator, *then.supports):
+        then_refs: list[tuple[tuple[str | int, ...], str | None]] = [(("then", "lead"), then.lead), (("then", "coordinator"), then.coordinator)]
+        then_refs += [(("then", "supports", i), s) for i, s in enumerate(then.supports)]
+        for path, ref in then_refs:
             if ref is not None and ref not in refs:
-                yield unknown("rules", rule.id, "organization", ref, refs)
+                yield unknown("rules", rule.id, "organization", ref, refs, path)
         for key, test in rule.tests().items():
             yield from _check_test(policy, rule.id, key, test, allowed, locator)
 
     for delegation in policy.delegations:
-        for township in delegation.townships:
+        for index, township in enumerate(delegation.townships):
             if township not in orgs or not orgs[township].is_township:
-                yield unknown("delegations", delegation.id, "township", township, [t.id for t in policy.townships()])
-        for matter_id in delegation.matters:
+                yield unknown("delegations", delegation.id, "township", township, [t.id for t in policy.townships()], ("townships", index))
+        for index, matter_id in enumerate(delegation.matters):
             if matter_id not in policy.matters:
-                yield unknown("delegations", delegation.id, "matter", matter_id, policy.matters)
+                yield unknown("delegations", delegation.id, "matter", matter_id, policy.matters, ("matters", index))
 
 
 class _Allowed:

@@ -144,7 +144,8 @@ def test_a_policy_that_would_not_load_never_replaces_the_old_one(exported: Path,
     wb.save(ws_path)
     result = runner.invoke(app, ["import", str(ws_path), "--out", str(target), "--policy", str(target)])
     assert result.exit_code == 1
-    assert "FQ-2021-01: unknown matter `LND-02`" in result.output
+    assert "matter `LND-02` (农村违法建房) is no longer in the sheet, but clauses DEL-BUILD-TEAM, YJS-FARMHOUSE-FARMLAND, FQ-2021-01 still use it" in result.output
+    assert "restore its row, or first remove `LND-02` from rules/delegation.yaml, rules/integrated.yaml" in result.output
     after = {p.relative_to(target): p.read_bytes() for p in target.rglob("*") if p.is_file()}
     assert after == before
 
@@ -208,3 +209,76 @@ def test_export_html_is_one_standalone_page(tmp_path: Path) -> None:
     assert "<style>" in page and "/static/" not in page
     for matter in load_policy(SEED_POLICY).matters.values():
         assert f'data-id="{matter.id}"' in page
+
+
+def test_deleting_a_matter_that_rules_use_names_those_rules(exported: Path, tmp_path: Path) -> None:
+    wb = openpyxl.load_workbook(exported)
+    wb[LIST_SHEET].delete_rows(row_of(exported, "WAT-01"))
+    wb.save(exported)
+    result = runner.invoke(app, ["import", str(exported), "--out", str(tmp_path / "new"), "--policy", str(SEED_POLICY)])
+    assert result.exit_code == 1
+    assert "matter `WAT-01` (河道非法采砂) is no longer in the sheet, but clauses YJS-SAND-" in result.output
+    assert "not an allowed value" not in result.output and "did you mean" not in result.output
+    assert not (tmp_path / "new").exists()
+
+
+@pytest.mark.parametrize(
+    ("column", "written", "hint"),
+    [
+        ("牵头部门", "衢江区公安局", "did you mean `衢州市公安局衢江分局`?"),  # short name 公安衢江分局
+        ("配合部门", "区林业", "did you mean `衢江区林业局`?"),
+        ("领域", "水力", "did you mean `水利`?"),
+        ("领域", "交通局", "did you mean `交通运输`?"),
+    ],
+)
+def test_unknown_names_get_the_body_or_domain_they_resemble(exported: Path, tmp_path: Path, column: str, written: str, hint: str) -> None:
+    edit(exported, "WAT-02", column, written)
+    result = runner.invoke(app, ["import", str(exported), "--out", str(tmp_path / "new"), "--policy", str(SEED_POLICY)])
+    assert result.exit_code == 1
+    assert f"`{written}` ({hint})" in result.output, result.output
+
+
+def test_import_keeps_comments_and_touches_only_the_changed_lines(tmp_path: Path) -> None:
+    target = tmp_path / "policy"
+    shutil.copytree(SEED_POLICY, target)
+    water = target / "matters" / "water.yaml"
+    text = water.read_text(encoding="utf-8")
+    text = "# 水利事项(作者的说明)\n" + text.replace("  - id: WAT-03\n", "  # 河道保洁由乡镇负责\n  - id: WAT-03  # 见河长制规定\n")
+    text = text.replace("    lead: qj-water\n", "    lead: qj-water  # 区水利局牵头\n", 1)
+    water.write_text(text, encoding="utf-8")
+    before = {p.relative_to(target): p.read_bytes() for p in target.rglob("*") if p.is_file()}
+    sheet = tmp_path / "list.xlsx"
+    assert runner.invoke(app, ["export", "--format", "xlsx", "--out", str(sheet), "--policy", str(target)]).exit_code == 0
+    edit(sheet, "WAT-01", "别名", "采砂\n盗采河砂\n偷挖河砂\n非法挖砂\n河道挖砂")
+    result = runner.invoke(app, ["import", str(sheet), "--out", str(target), "--policy", str(target)])
+    assert result.exit_code == 0, result.output
+    after = {p.relative_to(target): p.read_bytes() for p in target.rglob("*") if p.is_file()}
+    assert {name for name in before if before[name] != after[name]} == {Path("matters/water.yaml")}
+    old_lines, new_lines = text.splitlines(), water.read_text(encoding="utf-8").splitlines()
+    changed = [(a, b) for a, b in zip(old_lines, new_lines, strict=True) if a != b]
+    assert changed == [("    aliases: [采砂, 盗采河砂, 偷挖河砂, 非法挖砂]", "    aliases: [采砂, 盗采河砂, 偷挖河砂, 非法挖砂, 河道挖砂]")]
+    assert load_policy(target).matters["WAT-01"].aliases[-1] == "河道挖砂"
+
+
+def test_import_deletes_and_adds_matters_around_the_comments(exported: Path, tmp_path: Path) -> None:
+    target = tmp_path / "policy"
+    shutil.copytree(SEED_POLICY, target)
+    water = target / "matters" / "water.yaml"
+    text = water.read_text(encoding="utf-8").replace("  - id: WAT-03\n", "  # 河道保洁由乡镇负责\n  - id: WAT-03\n")
+    water.write_text(text, encoding="utf-8")
+    wb = openpyxl.load_workbook(exported)
+    wb[LIST_SHEET].delete_rows(row_of(exported, "WAT-02"))
+    wb.save(exported)
+    result = runner.invoke(app, ["import", str(exported), "--out", str(target), "--policy", str(target)])
+    assert result.exit_code == 0, result.output
+    written = water.read_text(encoding="utf-8")
+    assert "WAT-02" not in written and "  # 河道保洁由乡镇负责\n  - id: WAT-03\n" in written
+    assert "WAT-02" not in load_policy(target).matters
+
+
+def test_import_warns_when_the_list_changes_and_the_version_does_not(exported: Path, tmp_path: Path) -> None:
+    edit(exported, "WAT-02", "别名", "河道违建、河道堆放、四乱、乱占河道")
+    result = runner.invoke(app, ["import", str(exported), "--out", str(tmp_path / "new"), "--policy", str(SEED_POLICY)])
+    assert result.exit_code == 0, result.output
+    assert "warning: policy.yaml:4: qujiang: the policy's content changed since the base policy" in result.output
+    assert "but its version is still `2026.11.2` (raise `version` in policy.yaml, e.g. to `2026.11.3`)" in result.output
