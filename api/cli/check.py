@@ -6,6 +6,7 @@ the working directory when it can be, so editors and CI annotations can jump to 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections.abc import Callable
@@ -20,7 +21,7 @@ from api.cli.common import DEFAULT_POLICY, ExitCode, PolicyOpt, echo_json
 from engine import Finding, TiaokuaiError
 from engine.analysis import FindingSeverity, Report, check_dir, example_decider
 from engine.lead import Case
-from engine.policy import Policy, suggest
+from engine.policy import Policy, suggest, unchanged_since_commit
 
 Echo = Callable[[str], None]
 
@@ -207,6 +208,9 @@ def check(
             typer.echo(f"error: unknown id `{explain}`" + (f" ({hint})" if hint else ""), err=True)
             raise typer.Exit(ExitCode.USAGE)
     report = check_dir(policy, full=not fast, evaluator=evaluator)  # type: ignore[arg-type]
+    unbumped = unchanged_since_commit(report.policy, policy) if report.policy is not None else None
+    if unbumped is not None:  # edited since the last commit, same version: authors run check before committing
+        report = dataclasses.replace(report, findings=(*report.findings, unbumped))
     if explain is not None:
         if not explain_findings(report, explain, policy, typer.echo, as_json):
             hint = unknown_id_hint(report, explain)

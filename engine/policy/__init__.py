@@ -8,6 +8,7 @@ from engine.policy.grid import FACTS, GridPolicy, grid_of
 from engine.policy.index import Location, Policy
 from engine.policy.load import digest_files, load_policy, policy_from_files, read_policy_dir
 from engine.policy.model import (
+    Attribute,
     AttributeType,
     Basis,
     Comparison,
@@ -21,6 +22,7 @@ from engine.policy.model import (
     RuleKind,
 )
 from engine.policy.sources import parse_source, policy_files_at
-from engine.policy.validate import suggest
+from engine.policy.validate import closest, suggest, suggest_named
+from engine.policy.versioning import unchanged_since_commit, unchanged_version
 
-__all__ = ["AttributeType", "Basis", "Comparison", "Delegation", "digest_files", "FACTS", "grid_of", "GridCriterion", "GridPolicy", "load_policy", "Location", "Matter", "parse_source", "Policy", "policy_files_at", "policy_from_files", "PolicyFile", "Provenance", "read_policy_dir", "Responsibility", "Rule", "RuleKind", "suggest"]
+__all__ = ["Attribute", "AttributeType", "Basis", "Comparison", "Delegation", "digest_files", "FACTS", "grid_of", "GridCriterion", "GridPolicy", "load_policy", "Location", "Matter", "parse_source", "Policy", "policy_files_at", "policy_from_files", "PolicyFile", "Provenance", "read_policy_dir", "Responsibility", "Rule", "RuleKind", "suggest", "closest", "suggest_named", "unchanged_since_commit", "unchanged_version"]

@@ -61,6 +61,30 @@ def test_reload_activates_a_changed_policy(tmp_path: Path) -> None:
         assert client.post("/v1/cases/lead", json=CASE).json()["policy"]["version"] == "2099.1.1"
 
 
+def test_reload_warns_when_the_content_changes_and_the_version_does_not(tmp_path: Path) -> None:
+    policy_dir = copy_policy(tmp_path)
+    with make_app(policy_dir) as client:
+        water = policy_dir / "matters" / "water.yaml"
+        water.write_text(water.read_text(encoding="utf-8").replace("name: 河道非法采砂", "name: 河道非法采砂(含河滩)", 1), encoding="utf-8")
+        body = client.post("/v1/policy/reload", headers=HEADERS).json()
+        assert body["status"] == "reloaded" and body["policy"]["version"] == body["previous"]["version"]
+        (warning,) = body["warnings"]
+        assert warning.startswith("policy.yaml:4: qujiang: the policy's content changed since the previous active policy")
+        assert "raise `version` in policy.yaml, e.g. to `2026.11.3`" in warning
+        set_version(policy_dir, "2026.11.3")
+        assert client.post("/v1/policy/reload", headers=HEADERS).json()["warnings"] == []
+
+
+def test_an_impossible_date_is_rejected_with_file_line_and_id(tmp_path: Path) -> None:
+    policy_dir = copy_policy(tmp_path)
+    with make_app(policy_dir) as client:
+        rules = policy_dir / "rules" / "delegation.yaml"
+        rules.write_text(rules.read_text(encoding="utf-8").replace("valid_from: 2021-07-01", "valid_from: 2021-13-01", 1), encoding="utf-8")
+        r = client.post("/v1/policy/reload", headers=HEADERS)
+        assert r.status_code == 422
+        assert any(f.startswith("rules/delegation.yaml:48: FQ-2021-01:") and "`2021-13-01` is not a calendar date" in f for f in r.json()["error"]["findings"])
+
+
 def test_broken_policy_is_rejected_with_findings_and_old_one_serves(tmp_path: Path) -> None:
     policy_dir = copy_policy(tmp_path)
     with make_app(policy_dir) as client:

@@ -16,6 +16,7 @@ from api.http.schemas.common import ErrorV1
 from api.http.schemas.system import ReloadV1
 from api.settings import Settings
 from engine import ConfirmationRequired, PolicyError, ReloadResult, reload_policy
+from engine.policy import unchanged_version
 
 router = APIRouter(prefix="/v1/policy", tags=["system"])
 log = logging.getLogger("tiaokuai.reload")
@@ -23,12 +24,17 @@ log = logging.getLogger("tiaokuai.reload")
 
 def _view(result: ReloadResult) -> dict[str, Any]:
     policy = result.active.policy
+    previous = result.previous
+    unbumped = unchanged_version(previous["version"], previous["digest"], policy, "the previous active policy")
+    if unbumped is not None:
+        log.warning("policy reload: %s", unbumped.render())
     return {
         "status": "reloaded" if result.changed else "unchanged",
         "policy": {"id": policy.id, "version": policy.version, "digest": policy.digest},
-        "previous": result.previous,
+        "previous": previous,
         "took_ms": round(result.took_ms, 1),
         "changes": {kind: [c.to_dict() for c in result.clauses if c.change == kind] for kind in ("added", "removed", "changed")},
+        "warnings": [unbumped.render()] if unbumped is not None else [],
     }
 
 

@@ -41,3 +41,6 @@ class ReloadV1(BaseModel):
     previous: PolicyRefV1
     took_ms: float
     changes: ClauseChangesV1 = Field(description="the clauses the new policy adds, removes and changes")
+    warnings: list[str] = Field(
+        default_factory=list, description="e.g. `version_unchanged`: the content changed but `policy.version` did not"
+    )

@@ -6,6 +6,7 @@ import json
 import re
 import shlex
 import shutil
+import subprocess
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -103,3 +104,21 @@ def test_fast_runs_only_the_activation_checks() -> None:
 def test_bad_options_are_usage_errors() -> None:
     assert runner.invoke(app, ["check", "--engine", "drools"]).exit_code == 2
     assert runner.invoke(app, ["check", "--fail-on", "info"]).exit_code == 2
+
+
+def test_check_warns_when_the_policy_changed_since_the_commit_under_the_same_version(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    shutil.copytree(SEED_POLICY, repo / "policy")
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.invalid"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "policy"], check=True)
+    policy = repo / "policy"
+    assert runner.invoke(app, ["check", "--fast", "--policy", str(policy)]).exit_code == 0  # as committed
+    replace(policy / "matters" / "water.yaml", "name: 河道非法采砂", "name: 河道非法采砂(含河滩)")
+    result = runner.invoke(app, ["check", "--fast", "--policy", str(policy)])
+    assert result.exit_code == 1
+    assert "policy.yaml:4: qujiang: the policy's content changed since the last commit (git HEAD)" in result.output
+    assert "[warning version_unchanged]" in result.output
+    replace(policy / "policy.yaml", 'version: "2026.11.2"', 'version: "2026.11.3"')
+    assert runner.invoke(app, ["check", "--fast", "--policy", str(policy)]).exit_code == 0
