@@ -32,6 +32,7 @@ def diff(
     exhaustive: Annotated[bool, typer.Option(help="decide every matter, also those the change cannot reach")] = False,
     as_json: Annotated[bool, typer.Option("--json")] = False,
     exit_code: Annotated[bool, typer.Option("--exit-code", help="exit 1 when any decision would change")] = False,
+    limit: Annotated[int, typer.Option(help="changed cases listed one per line after the summary (0: all)")] = 50,
 ) -> None:
     """What a policy change would do: clauses changed, and every decision whose lead, supports or outcome would change."""
     from api.http.schemas.lead import logged_case
@@ -64,6 +65,6 @@ def diff(
     if as_json:
         echo_json(result.to_dict())
     else:
-        typer.echo(render_table(result), nl=False)
+        typer.echo(render_table(result, limit), nl=False)
     if exit_code and result.changes:
         raise typer.Exit(ExitCode.FINDINGS)

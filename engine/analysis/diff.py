@@ -21,7 +21,7 @@ Two answers, both without side effects beyond evaluating the two policies:
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from itertools import groupby
@@ -450,15 +450,27 @@ def _value(value: Scalar) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
-def render_table(result: Impact) -> str:
-    """The impact as text: clause changes, then changed decisions grouped by matter and township."""
+DETAIL_LIMIT = 50
+
+
+def render_table(result: Impact, limit: int = DETAIL_LIMIT) -> str:
+    """The impact as text: a summary first (per matter and township: how many cases change,
+    from what to what), then the clause changes, then at most `limit` changed cases one
+    per line (0: all of them; `--json` always has everything)."""
     names = result.names
     base, head = result.base, result.head
+    space_changes = [c for c in result.changes if c.source == "space"]
+    log_changes = [c for c in result.changes if c.source == "log"]
     lines = [
         f"base {base['id']} {base['version']} ({base['digest'][:12]}) → head {head['id']} {head['version']} ({head['digest'][:12]})",
         "",
-        "clauses:",
     ]
+    counted = [f"{len(space_changes)} of {result.cases_checked} enumerated cases"] if result.cases_checked else []
+    if result.logged_checked:
+        counted.append(f"{len(log_changes)} of {result.logged_checked} logged decisions")
+    lines.append(f"summary: {len(result.clauses)} clause{'' if len(result.clauses) == 1 else 's'} changed; " + ("; ".join(counted) or "no case enumerated") + " change")
+    lines += _summary_lines(result.changes, names)
+    lines += ["", "clauses:"]
     if not result.clauses:
         lines.append("  (none changed)")
     marks = {"added": "+", "removed": "-", "changed": "~"}
@@ -467,8 +479,6 @@ def render_table(result: Impact) -> str:
         where = f"  {clause.where}" if clause.where else ""
         lines.append(f"  {marks[clause.change]} {clause.section}/{clause.id}{fields}{where}")
     lines.append("")
-    space_changes = [c for c in result.changes if c.source == "space"]
-    log_changes = [c for c in result.changes if c.source == "log"]
     if result.cases_checked:
         lines.append(f"case space: {len(space_changes)} of {result.cases_checked} cases change")
     else:
@@ -478,12 +488,33 @@ def render_table(result: Impact) -> str:
             f"  ({len(result.matters_decided)} matter{'' if len(result.matters_decided) == 1 else 's'} decided; the change cannot reach the other"
             f" {len(result.matters_unreached)}: their clauses, rules, delegations and bodies are unchanged)"
         )
-    lines += _grouped(space_changes, names)
+    budget = limit if limit > 0 else len(result.changes)
+    shown = _grouped(space_changes[:budget], names)
+    lines += shown
+    budget -= min(budget, len(space_changes))
     if result.logged_checked:
         lines.append("")
         lines.append(f"logged decisions: {len(log_changes)} of {result.logged_checked} would change")
-        lines += _grouped(log_changes, names)
+        lines += _grouped(log_changes[:budget], names)
+    hidden = len(result.changes) - min(len(result.changes), limit if limit > 0 else len(result.changes))
+    if hidden:
+        lines.append("")
+        lines.append(f"… {hidden} more changed case{'' if hidden == 1 else 's'} not listed (--limit 0 lists all; --json has everything)")
     return "\n".join(lines) + "\n"
+
+
+def _summary_lines(changes: Sequence[CaseChange], names: Mapping[str, str]) -> list[str]:
+    """One line per matter × township × kind of change, with its count, in case order."""
+    counts: dict[tuple[str, str, str, str], int] = {}
+    for change in changes:
+        key = (change.source, change.case.matter or "", change.case.township, _change_text(change, names))
+        counts[key] = counts.get(key, 0) + 1
+    lines = []
+    for (source, matter, township, text), count in counts.items():
+        matter_name = names.get(matter, "清单外") if matter else "清单外"
+        what = "case" if source == "space" else "logged decision"
+        lines.append(f"  {matter or '-'} {matter_name} × {township} {names.get(township, '')}: {count} {what}{'' if count == 1 else 's'}  {text}")
+    return lines
 
 
 def _grouped(changes: list[CaseChange], names: Mapping[str, str]) -> list[str]:

@@ -9,8 +9,10 @@ checks that against deciding every matter.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -85,9 +87,9 @@ def test_one_rule_lead_change_lists_exactly_the_cases_that_rule_decides(permit_h
 
 
 def test_table_groups_by_matter_and_township(permit_head: Path, seed_runtime: Runtime) -> None:
-    result = runner.invoke(cli, ["diff", "--base", str(SEED_POLICY), "--head", str(permit_head), "--exit-code"])
+    result = runner.invoke(cli, ["diff", "--base", str(SEED_POLICY), "--head", str(permit_head), "--exit-code", "--limit", "0"])
     assert result.exit_code == 1  # --exit-code: something changes
-    out = result.output
+    out = result.output.split("\nclauses:\n", 1)[1]  # the details, after the summary
     assert "~ rules/YJS-BUILD-PERMIT (then)  rules/integrated.yaml:35" in out
     assert f"(1 matter decided; the change cannot reach the other {len(seed_runtime.policy.matters) - 1}" in out
     matter = seed_runtime.policy.matters["CON-02"].name
@@ -98,6 +100,23 @@ def test_table_groups_by_matter_and_township(permit_head: Path, seed_runtime: Ru
     assert count > 0 and all(r.startswith("    ") and "permit=true" in r for r in rows)
     assert all("lead 衢州市自然资源和规划局衢江分局 → 衢江区综合行政执法局" in r and r.endswith("[YJS-BUILD-PERMIT]") for r in rows)
     assert sum(1 for line in lines if line.startswith("  CON-02 ")) == len(seed_runtime.policy.townships())
+
+
+def test_text_starts_with_a_summary_and_lists_at_most_limit_cases(permit_head: Path) -> None:
+    data = run_diff("--base", str(SEED_POLICY), "--head", str(permit_head))
+    result = runner.invoke(cli, ["diff", "--base", str(SEED_POLICY), "--head", str(permit_head), "--limit", "5"])
+    assert result.exit_code == 0
+    lines = result.output.splitlines()
+    total = data["changed_cases"]
+    assert lines[2] == f"summary: 1 clause changed; {total} of {data['cases_checked']} enumerated cases change"
+    summary = lines[3 : lines.index("clauses:") - 1]
+    counted = [re.fullmatch(r"  CON-02 \S+ × (\w+) \S+: (\d+) cases?  lead 衢州市自然资源和规划局衢江分局 → 衢江区综合行政执法局; supports -衢江区综合行政执法局  \[YJS-BUILD-PERMIT\]", line) for line in summary]
+    assert all(counted), summary
+    per_township = Counter(d["case"]["township"] for d in data["decisions"])
+    assert {m.group(1): int(m.group(2)) for m in counted if m} == per_township  # every township, its own count
+    assert sum(1 for line in lines if line.startswith("    ") and "permit=true" in line) == 5
+    assert lines[-1] == f"… {total - 5} more changed cases not listed (--limit 0 lists all; --json has everything)"
+    assert len(lines) < 60
 
 
 def test_a_later_reorganisation_date_changes_only_the_cases_in_between(tmp_path: Path, seed_runtime: Runtime) -> None:
