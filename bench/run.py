@@ -21,6 +21,7 @@ from bench.asgi_profile import asgi_figures
 from bench.engine import engine_figures, load_figures
 from bench.http import ROOT, baseline_tree, http_figures
 from bench.intake_eval import INTAKE_BEGIN, INTAKE_END, intake_figures, intake_section
+from bench.keepalive import keepalive_figures, keepalive_section
 
 RESULTS = Path(__file__).resolve().parent / "results.md"
 
@@ -319,9 +320,12 @@ def main() -> None:
     intake = intake_figures()
     http = None
     asgi = None
+    keepalive = None
     if not args.no_http:
         print("http …", file=sys.stderr)
         http = http_figures(args.http_reps, args.http_seconds)
+        print("keep-alive, supervised …", file=sys.stderr)
+        keepalive = keepalive_figures()
         print("asgi profile …", file=sys.stderr)
         asgi = asgi_figures()
     after = machine()
@@ -343,6 +347,8 @@ def main() -> None:
     lines += [INTAKE_BEGIN, *intake_section(intake), INTAKE_END, ""]
     if http is not None:
         lines += http_section(http)
+    if keepalive is not None:
+        lines += keepalive_section(keepalive)
     if asgi is not None:
         lines += asgi_section(asgi)
     lines += kept("cases", "## Case lifecycle\n\nNot run yet: `make bench` runs bench/cases.py after this.")

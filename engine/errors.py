@@ -58,6 +58,7 @@ class ErrorCode(StrEnum):
     BODY_TOO_LARGE = "body_too_large"
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
     HTTP_ERROR = "http_error"
+    BAD_HTTP_REQUEST = "bad_http_request"
     RECORD_NOT_FOUND = "record_not_found"
     NOT_REPLAYABLE = "not_replayable"
     SHEET_REJECTED = "sheet_rejected"

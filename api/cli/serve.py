@@ -20,6 +20,7 @@ def serve(
     """Serve the HTTP API with uvicorn (supervised: an engine crash restarts the worker)."""
     import uvicorn
 
+    from api.http.worker import config
     from api.settings import Settings
 
     os.environ["TIAOKUAI_POLICY"] = str(policy)
@@ -31,4 +32,4 @@ def serve(
         from api.cli.supervise import supervise as run_supervised
 
         raise typer.Exit(run_supervised(host, port, access_log=access_log))
-    uvicorn.run("api.http.main:app", host=host, port=port, log_level="info", access_log=access_log)
+    uvicorn.Server(config(access_log=access_log, host=host, port=port)).run()

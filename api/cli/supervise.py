@@ -54,9 +54,9 @@ def bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    # Linux copies TCP_NODELAY from the listening socket to each accepted connection. uvicorn
-    # adopts an inherited `--fd` as AF_UNIX and so never sets it: without this, Nagle held
-    # back every keep-alive answer until the client's delayed ACK (c=1: ~40 ms per request).
+    # Linux copies TCP_NODELAY from the listening socket to each accepted connection; the
+    # worker also adopts the socket as TCP (api/http/worker.py), so its event loop sets it too.
+    # Without either, Nagle held back every keep-alive answer until the client's delayed ACK.
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.bind((host, port))
     sock.listen(2048)
@@ -86,7 +86,7 @@ def supervise(host: str, port: int, log_level: str = "info", access_log: bool = 
     restarts, backoff, last_exit = 0, MIN_BACKOFF, ""
     while not stopping:
         env = dict(os.environ, TIAOKUAI_WORKER_RESTARTS=str(restarts), TIAOKUAI_WORKER_LAST_EXIT=last_exit)
-        argv = [sys.executable, "-m", "uvicorn", "api.http.main:app", "--fd", str(sock.fileno()), "--log-level", log_level]
+        argv = [sys.executable, "-m", "api.http.worker", "--fd", str(sock.fileno()), "--log-level", log_level]
         if not access_log:
             argv.append("--no-access-log")
         started = time.monotonic()
