@@ -11,11 +11,12 @@ from datetime import UTC, datetime
 from fastapi import Depends, FastAPI
 from starlette.types import ASGIApp
 
-from api.http import errors
+from api.http import docs, errors
 from api.http.auth import bearer_documented, protected
 from api.http.body_limits import BodyLimit, reject_unknown_query
 from api.http.fastpath import LeadFastPath
 from api.http.logged import decide_logged
+from api.http.operation_ids import operation_id
 from api.http.routes import admin, admission, batch, catalogue, decisions, intake, lead, lifecycle, system
 from api.http.schemas.common import ErrorV1
 from api.settings import Settings
@@ -73,13 +74,18 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     """Build the app. The policy is loaded (and validated) before the app serves anything."""
     settings = settings or Settings.from_env()
     app = TiaokuaiApp(
-        title="tiaokuai 条块",
+        # ASCII: client generators make the package name from the title (tiaokuai-client)
+        title="tiaokuai",
         version=ENGINE_VERSION,
-        summary="Responsibility determination for county–township governance (县乡一体、条抓块统)",
+        summary="Responsibility determination for county–township governance (条块: 县乡一体、条抓块统)",
         description="Who leads this case, grid task admission, and the 属地管理 responsibility list.",
         lifespan=_lifespan,
         dependencies=[Depends(reject_unknown_query)],
+        generate_unique_id_function=operation_id,
+        docs_url=None,  # /docs and /redoc come from api/http/docs.py: assets from the package, no CDN
+        redoc_url=None,
     )
+    docs.install(app)
     app.state.settings = settings
     decision_log = open_log(settings.database_url, ENGINE_VERSION, sqlite_synchronous=settings.sqlite_synchronous)
     if runtime is None:
