@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint typecheck pytest schema clean test-postgres bench soak wrk mutation
+.PHONY: run test lint typecheck pytest schema clean test-postgres bench soak wrk mutation openapi-client
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,11 +17,25 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# var/tokens.yaml (made by `tiaokuai token --tokens-file var/tokens.yaml`) is used when present.
 run: $(STAMP)
 	mkdir -p var
-	$(BIN)/tiaokuai serve --host 127.0.0.1 --port 8000
+	$(if $(wildcard var/tokens.yaml),TIAOKUAI_TOKENS_FILE=$${TIAOKUAI_TOKENS_FILE:-var/tokens.yaml}) $(BIN)/tiaokuai serve --host 127.0.0.1 --port 8000
 
-test: $(STAMP) $(CHROMIUM) lint typecheck pytest
+# openapi-python-client generates a client in a test (tests/system/test_generated_client.py). It
+# needs typer<0.28 (the CLI pins 0.29), so it gets a venv of its own inside .venv.
+OPENAPI_CLIENT := $(VENV)/openapi-client
+OPENAPI_CLIENT_PINS := openapi-python-client==0.29.1 setuptools==80.9.0
+OPENAPI_CLIENT_STAMP := $(OPENAPI_CLIENT)/.installed-$(subst ==,-,$(subst $() ,_,$(OPENAPI_CLIENT_PINS)))
+
+$(OPENAPI_CLIENT_STAMP): $(STAMP)
+	test -x $(OPENAPI_CLIENT)/bin/python || $(PYTHON) -m venv $(OPENAPI_CLIENT)
+	$(OPENAPI_CLIENT)/bin/python -m pip install --quiet $(OPENAPI_CLIENT_PINS)
+	touch $(OPENAPI_CLIENT_STAMP)
+
+openapi-client: $(OPENAPI_CLIENT_STAMP)
+
+test: $(STAMP) $(CHROMIUM) $(OPENAPI_CLIENT_STAMP) lint typecheck pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check engine api tests

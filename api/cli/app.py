@@ -1,7 +1,7 @@
 """`tiaokuai`: the authors' and operators' command line. Thin: parse, call the engine, print.
 
 One module per command (api/cli/check.py, decide.py, serve.py, review.py, audit.py, replay.py,
-diff.py, listing.py, schema.py); exit codes are `ExitCode` (api/cli/common.py): 0 success,
+diff.py, listing.py, schema.py, token.py, wait.py); exit codes are `ExitCode` (api/cli/common.py): 0 success,
 1 findings or a case the policy rejects, 2 usage errors.
 """
 
@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from api.cli import audit, check, classify, deadline, decide, diff, listing, replay, review, schema, serve
+from api.cli import audit, check, classify, deadline, decide, diff, listing, replay, review, schema, serve, token, wait
 
 app = typer.Typer(help="tiaokuai 条块: responsibility determination policy service", no_args_is_help=True)
 app.command()(check.check)
@@ -27,6 +27,8 @@ app.command()(deadline.deadline)
 app.command()(listing.export)
 app.command("import")(listing.import_)
 app.command()(listing.report)
+app.command()(token.token)
+app.command()(wait.wait)
 
 
 def main() -> None:
