@@ -12,7 +12,6 @@ import json
 import os
 import re
 import shlex
-import shutil
 import socket
 import subprocess
 import sys
@@ -25,6 +24,7 @@ import httpx
 import pytest
 
 from tests.conftest import ROOT, SEED_POLICY
+from tests.support.git_repo import committed_policy
 
 README = ROOT / "README.md"
 BIN = Path(sys.executable).parent
@@ -111,13 +111,8 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A reader's checkout: policy/ committed in git, var/ for the log and the tokens file."""
-    root = tmp_path_factory.mktemp("reader")
-    shutil.copytree(SEED_POLICY, root / "policy")
+    root = committed_policy(tmp_path_factory.mktemp("reader"), SEED_POLICY)
     (root / "var").mkdir()
-    git = ["git", "-C", str(root), "-c", "user.name=reader", "-c", "user.email=reader@example.invalid"]
-    subprocess.run([*git, "init", "-q"], check=True)
-    subprocess.run([*git, "add", "policy"], check=True)
-    subprocess.run([*git, "commit", "-qm", "policy"], check=True)
     return root
 
 

@@ -6,13 +6,13 @@ import json
 import re
 import shlex
 import shutil
-import subprocess
 from pathlib import Path
 
 from typer.testing import CliRunner
 
 from api.cli import app
 from tests.conftest import FIXTURES, SEED_POLICY
+from tests.support.git_repo import committed_policy
 
 runner = CliRunner()
 HAIWAN = FIXTURES / "haiwan"
@@ -107,13 +107,7 @@ def test_bad_options_are_usage_errors() -> None:
 
 
 def test_check_warns_when_the_policy_changed_since_the_commit_under_the_same_version(tmp_path: Path) -> None:
-    repo = tmp_path / "repo"
-    shutil.copytree(SEED_POLICY, repo / "policy")
-    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.invalid"]
-    subprocess.run([*git, "init", "-q"], check=True)
-    subprocess.run([*git, "add", "."], check=True)
-    subprocess.run([*git, "commit", "-qm", "policy"], check=True)
-    policy = repo / "policy"
+    policy = committed_policy(tmp_path / "repo", SEED_POLICY) / "policy"
     assert runner.invoke(app, ["check", "--fast", "--policy", str(policy)]).exit_code == 0  # as committed
     replace(policy / "matters" / "water.yaml", "name: 河道非法采砂", "name: 河道非法采砂(含河滩)")
     result = runner.invoke(app, ["check", "--fast", "--policy", str(policy)])

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import subprocess
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from engine.analysis.diff import affected_matters, case_key, impact
 from engine.policy.load import load_policy
 from engine.runtime import Runtime
 from tests.conftest import SEED_POLICY
+from tests.support.git_repo import committed_policy
 
 runner = CliRunner()
 
@@ -189,12 +189,7 @@ def test_logged_requests_are_re_decided_under_both_policies(tmp_path: Path, seed
 
 
 def test_base_from_a_git_revision(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seed_runtime: Runtime) -> None:
-    repo = tmp_path / "repo"
-    shutil.copytree(SEED_POLICY, repo / "policy")
-    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.invalid"]
-    subprocess.run([*git, "init", "-q"], check=True)
-    subprocess.run([*git, "add", "policy"], check=True)
-    subprocess.run([*git, "commit", "-qm", "seed"], check=True)
+    repo = committed_policy(tmp_path / "repo", SEED_POLICY)
     integrated = repo / "policy" / "rules" / "integrated.yaml"
     integrated.write_text(integrated.read_text(encoding="utf-8").replace("priority: 10", "priority: 15", 1), encoding="utf-8")
     monkeypatch.chdir(repo)
