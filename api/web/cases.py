@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 
-from api.http.routes.lifecycle import CaseIdConvertor  # noqa: F401 - registers the `case_id` path convertor
+from api.http.routes.lifecycle import MAX_OFFSET, CaseIdConvertor  # noqa: F401 - CaseIdConvertor registers the `case_id` path convertor
 from api.web.guard import PageRoute
 from api.web.render import render
 from engine import ErrorCode
@@ -45,7 +45,7 @@ async def board_page(request: Request) -> HTMLResponse:
         "township": params.get("township") or None,
         "overdue": params.get("overdue") == "true",
     }
-    offset = int(params["offset"]) if params.get("offset", "").isdigit() else 0
+    offset = min(int(params["offset"]), MAX_OFFSET) if params.get("offset", "").isdigit() else 0
     now = china_time(request.app.state.clock())
     board = await run_in_threadpool(
         board_items, service, now, state=query["state"], lead=query["lead"], township=query["township"],

@@ -47,6 +47,7 @@ class CaseIdConvertor(Convertor[str]):
 
 
 register_url_convertor("case_id", CaseIdConvertor())
+MAX_OFFSET = 1_000_000_000
 router = APIRouter(prefix="/v1/cases", tags=["case lifecycle"])
 CLOCK_SKEW = timedelta(minutes=2)
 EARLIEST = datetime(2000, 1, 1, tzinfo=CHINA)  # no case is older; also keeps time arithmetic in range  # an `at` this far ahead of our clock is still "now"
@@ -201,7 +202,7 @@ async def list_cases(
     due_before: datetime | None = None,
     open: bool = True,  # noqa: A002 - the query parameter's name
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,  # bounded: SQLite integers are 64-bit
 ) -> JSONResponse:
     """Cases by due time, soonest first: open ones by default (`open=false` for all);
     `overdue=true` those with a limit past due; `due_before` (ISO 8601) those due sooner."""
