@@ -182,7 +182,7 @@ def test_every_readme_command_runs_as_written(workdir: Path, server: tuple[int, 
             assert "error" not in answer, f"`{command}` answered {answer}"
             if re.search(r"localhost:8000/v1/cases -H", command):
                 case_id = answer["case_id"]
-            if "/v1/cases/lead" in command:
+            if "/v1/cases/lead" in command and decision_id is None:  # the tour's case, the first one
                 # a new id per decision; the digest changes with every edit of policy/ (the version is compared)
                 expected = {k: v for k, v in tour_answer.items() if k != "decision_id"}
                 expected["policy"] = {k: v for k, v in expected["policy"].items() if k != "digest"}
