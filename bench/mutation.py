@@ -161,9 +161,32 @@ def _equivalents() -> dict[str, dict[str, str]]:
         return {e["mutant"]: e for e in tomllib.load(f).get("equivalent", [])}
 
 
+def _widen_test_mapping(work: Path, module: Module) -> None:
+    """Give every function of the module every test that reaches the module.
+
+    mutmut runs a mutant only against the tests that called its function while it collected
+    stats, in one process. There the caches are warm after the first test: `Prepared` (and the
+    clauses it builds) is made once per policy, and a case decided before is answered from the
+    decision cache, so only the first test that reaches them is recorded. Without this, the
+    mutants of those functions run against a test that asserts nothing about them.
+    """
+    path = work / "mutants" / "mutmut-stats.json"
+    stats = json.loads(path.read_text(encoding="utf-8"))
+    mapping: dict[str, list[str]] = stats["tests_by_mangled_function_name"]
+    prefix = module.dotted + "."
+    reaching = sorted({t for name, tests in mapping.items() if name.startswith(prefix) for t in tests})
+    for name in mapping:
+        if name.startswith(prefix):
+            mapping[name] = reaching
+    path.write_text(json.dumps(stats), encoding="utf-8")
+
+
 def run_module(module: Module, children: int, source: Path) -> Result:
     work = _prepare(module, source)
     started = time.monotonic()
+    # First pass: mutants and stats only (a filter that matches no mutant stops mutmut there).
+    _mutmut(work, "run", "--max-children", str(children), "no.such.x_mutant__mutmut_0")
+    _widen_test_mapping(work, module)
     run = _mutmut(work, "run", "--max-children", str(children), *module.patterns())
     result = Result(module, time.monotonic() - started)
     (work / "mutmut-run.log").write_text(run.stdout + run.stderr, encoding="utf-8")
