@@ -15,11 +15,13 @@ from functools import cached_property
 from engine.policy.model import (
     Attribute,
     Calendar,
+    Basis,
     Delegation,
     Lifecycle,
     Manifest,
     Matter,
     Organization,
+    Recall,
     Rule,
 )
 
@@ -41,6 +43,44 @@ class Resolved:
 
 
 @dataclass(frozen=True)
+class Layer:
+    """One layer of a resolved policy: the province template, a city notice, the county list.
+
+    `prefix` is where its files sit in `Policy.files`: "" for the policy's own layer,
+    "@<id>/" for a layer it extends.
+    """
+
+    id: str
+    title: str
+    jurisdiction: str
+    version: str
+    digest: str
+    template: bool = False
+    prefix: str = ""
+
+
+@dataclass(frozen=True)
+class Change:
+    """What a layer did to a clause it inherited: an override (`fields`) or a removal."""
+
+    layer: str
+    action: str  # "defined" | "override" | "remove"
+    location: Location
+    fields: tuple[str, ...] = ()
+    basis: tuple[Basis, ...] = ()
+    township_kind: str | None = None
+    note: str | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        out: dict[str, object] = {"layer": self.layer, "action": self.action}
+        if self.fields:
+            out["fields"] = list(self.fields)
+        if self.township_kind:
+            out["township_kind"] = self.township_kind
+        return out
+
+
+@dataclass(frozen=True)
 class Policy:
     """The whole policy. Built only by `engine.policy.load`, which validates it first."""
 
@@ -58,6 +98,13 @@ class Policy:
     lifecycle_file: str | None = None
     calendar: Calendar | None = None  # the official calendar of holidays and swapped working days
     calendar_file: str | None = None
+    recalls: tuple[Recall, ...] = ()
+    # Layering (engine.layers): the chain from the outermost template to this policy's own
+    # layer; empty for a policy that extends nothing. `history` holds, per clause, the
+    # layer that defined it and every later override; `removed` the clauses left out.
+    layers: tuple[Layer, ...] = ()
+    history: Mapping[tuple[str, str], tuple[Change, ...]] = field(default_factory=dict, repr=False)
+    removed: Mapping[tuple[str, str], Change] = field(default_factory=dict, repr=False)
 
     @property
     def id(self) -> str:
@@ -66,6 +113,24 @@ class Policy:
     @property
     def version(self) -> str:
         return self.manifest.version
+
+    @property
+    def layered(self) -> bool:
+        """True when this policy extends another layer."""
+        return len(self.layers) > 1
+
+    def layer_chain(self) -> tuple[str, ...]:
+        """Layer ids from the outermost template to this policy (just its id when unlayered)."""
+        return tuple(layer.id for layer in self.layers) or (self.id,)
+
+    def clause_layers(self, section: str, item_id: str, township_kind: str | None = None) -> tuple[Change, ...]:
+        """The layers that shaped a clause: where it was defined, then each override that
+        applies (overrides for another township kind are left out)."""
+        return tuple(
+            c
+            for c in self.history.get((section, item_id), ())
+            if c.township_kind is None or c.township_kind == township_kind
+        )
 
     def where(self, section: str, item_id: str) -> Location:
         return self.locations.get((section, item_id), Location("<policy>"))
@@ -166,5 +231,6 @@ class Policy:
             "matters": len(self.matters),
             "rules": len(self.rules),
             "delegations": len(self.delegations),
+            "recalls": len(self.recalls),
             "domains": len(self.manifest.domains),
         }

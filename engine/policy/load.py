@@ -19,9 +19,10 @@ from yaml.constructor import SafeConstructor
 
 from engine.errors import Finding, PolicyError
 from engine.policy.grid import EXTENSION, grid_from_files, validate_grid
-from engine.policy.index import Location, Policy
+from engine.policy.index import Layer, Location, Policy
+from engine.policy.layers import Parsed, frozen_history, layer_order, layer_record, read_layered_dir, resolve, split_layers
 from engine.policy.lifecycle import validate_cases
-from engine.policy.model import SECTIONS, PolicyFile
+from engine.policy.model import SECTIONS, Manifest, PolicyFile
 from engine.policy.validate import validate_references
 
 SKIP_DIRS = {"schema"}
@@ -224,7 +225,13 @@ def _hint(error: dict[str, Any]) -> str | None:
 
 
 def read_policy_dir(root: Path) -> dict[str, str]:
-    """The policy's files as {relative path: text}; raises PolicyError if none can be read."""
+    """The policy's files as {relative path: text}, with the files of every layer it
+    extends under `@<layer id>/` (engine.layers); raises PolicyError if none can be read."""
+    return read_layered_dir(root, read_layer_dir(root))
+
+
+def read_layer_dir(root: Path) -> dict[str, str]:
+    """One directory's files as {relative path: text}; raises PolicyError if none can be read."""
     if not root.is_dir():
         raise PolicyError([Finding("no_policy", f"policy directory `{root}` does not exist")])
     files: dict[str, str] = {}
@@ -265,13 +272,8 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def policy_from_files(files: dict[str, str]) -> Policy:
-    """Build a Policy from file texts (from disk, a stored version or a git revision)."""
-    with _collector_paused():
-        return _policy_from_files(files)
-
-
-def _policy_from_files(files: dict[str, str]) -> Policy:
+def _parse_files(files: dict[str, str]) -> tuple[list[tuple[str, PolicyFile]], dict[tuple[str, str], Location], list[Finding]]:
+    """Parse every file of one layer; ids must be unique within the layer."""
     findings: list[Finding] = []
     locations: dict[tuple[str, str], Location] = {}
     parsed: list[tuple[str, PolicyFile]] = []
@@ -285,6 +287,35 @@ def _policy_from_files(files: dict[str, str]) -> Policy:
                 locations[key] = loc
         if model is not None:
             parsed.append((name, model))
+    return parsed, locations, findings
+
+
+def _complete_manifest(data: dict[str, Any], file: str) -> tuple[Manifest | None, list[Finding]]:
+    """The resolved manifest; a layer that extends nothing must give every required part."""
+    try:
+        return Manifest.model_validate(data), []
+    except ValidationError as exc:
+        return None, [
+            Finding("manifest", f"`policy.{'.'.join(str(p) for p in err['loc'])}`: {_describe(dict(err)).split(': ', 1)[-1]}",
+                    file, hint="a policy that extends no template must give domains, dispatch and disputes")
+            for err in exc.errors()
+        ]
+
+
+def policy_from_files(files: dict[str, str]) -> Policy:
+    """Build a Policy from file texts (from disk, a stored version or a git revision).
+
+    Files under `@<layer>/` belong to layers this policy extends (engine.layers).
+    """
+    order, findings = layer_order(files)
+    if findings:
+        raise PolicyError(findings)
+    with _collector_paused():
+        return _single_layer(files) if order == [""] else _layered(files, order)
+
+
+def _single_layer(files: dict[str, str]) -> Policy:
+    parsed, locations, findings = _parse_files(files)
     manifests = [(name, m.policy) for name, m in parsed if m.policy is not None]
     if len(manifests) != 1 and not findings:
         where = ", ".join(name for name, _ in manifests) or "no file"
@@ -304,13 +335,17 @@ def _policy_from_files(files: dict[str, str]) -> Policy:
         if len(holders) > 1:
             findings.append(Finding("duplicate_section", f"`{section}:` is given in {len(holders)} files: {', '.join(holders)}", holders[1], 1,
                                     hint="keep one"))
+    manifest: Manifest | None = None
+    if not findings:
+        name, written = manifests[0]
+        assert written is not None
+        manifest, manifest_findings = _complete_manifest(written.model_dump(by_alias=True, exclude_unset=True), name)
+        findings.extend(manifest_findings)
     grid, grid_findings = grid_from_files(parsed) if not findings else (None, [])
     findings.extend(grid_findings)
     if findings:
         raise PolicyError(findings)
-    manifest = manifests[0][1]
     assert manifest is not None
-
     policy = Policy(
         manifest=manifest,
         organizations={o.id: o for _, m in parsed for o in m.organizations},
@@ -318,6 +353,7 @@ def _policy_from_files(files: dict[str, str]) -> Policy:
         matters={x.id: x for _, m in parsed for x in m.matters},
         rules=tuple(r for _, m in parsed for r in m.rules),
         delegations=tuple(d for _, m in parsed for d in m.delegations),
+        recalls=tuple(r for _, m in parsed for r in m.recalls),
         locations=locations,
         digest=digest_files(files),
         files=dict(files),
@@ -327,7 +363,86 @@ def _policy_from_files(files: dict[str, str]) -> Policy:
         calendar=next((m.calendar for _, m in parsed if m.calendar is not None), None),
         calendar_file=next(iter(chapters["calendar"]), None),
     )
+    return _validated(policy)
+
+
+def _validated(policy: Policy) -> Policy:
     findings = [f for f in [*validate_references(policy), *validate_grid(policy), *validate_cases(policy)] if f.severity == "error"]
     if findings:
         raise PolicyError(findings)
     return policy
+
+
+def _layered(files: dict[str, str], order: list[str]) -> Policy:
+    groups = split_layers(files)
+    findings: list[Finding] = []
+    layers: list[tuple[str, list[Parsed]]] = []
+    records: list[Layer] = []
+    item_locations: dict[tuple[str, str, str], Location] = {}
+    lines: dict[tuple[str, str, int], int | None] = {}
+    settings: list[tuple[str, PolicyFile]] = []
+    for key in order:
+        prefix = f"@{key}/" if key else ""
+        layer_files = {prefix + name: text for name, text in groups[key].items()}
+        parsed, locations, layer_findings = _parse_files(layer_files)
+        findings.extend(layer_findings)
+        manifests = [(name, m.policy) for name, m in parsed if m.policy is not None]
+        if len(manifests) != 1:
+            where = ", ".join(name for name, _ in manifests) or "no file"
+            findings.append(Finding("manifest", f"layer `{key or 'own'}`: exactly one file must hold `policy:`, found it in {where}", f"{prefix}policy.yaml"))
+            continue
+        manifest = manifests[0][1]
+        assert manifest is not None
+        if key and manifest.id != key:
+            findings.append(Finding("extends_missing", f"the layer in directory `{key}` says its id is `{manifest.id}`", f"{prefix}policy.yaml", hint=f"name the directory `{manifest.id}` or set `id: {key}`"))
+        for (section, item_id), loc in locations.items():
+            item_locations[(loc.file, section, item_id)] = loc
+        for name, model in parsed:
+            if model.overrides or model.removals:
+                lines.update(_positions(name, layer_files[name]))
+            if model.grid_admission is not None:
+                settings.append((name, PolicyFile(grid_admission=model.grid_admission)))
+        layers.append((manifest.id, [Parsed(name, model) for name, model in parsed]))
+        records.append(layer_record(key, manifest, groups[key], digest_files(groups[key])))
+    if findings:
+        raise PolicyError(findings)
+    resolution = resolve(layers, item_locations, lines)
+    findings.extend(resolution.findings)
+    manifest_model, manifest_findings = _complete_manifest(resolution.manifest, resolution.manifest_file)
+    findings.extend(manifest_findings)
+    items = resolution.items
+    grid_parts = [*settings[-1:], ("<layers>", PolicyFile(grid_fields=tuple(items.get("grid_fields", {}).values()), grid_criteria=tuple(items.get("grid_criteria", {}).values())))]
+    grid, grid_findings = grid_from_files(grid_parts) if not findings else (None, [])
+    findings.extend(grid_findings)
+    if findings:
+        raise PolicyError(findings)
+    assert manifest_model is not None
+    policy = Policy(
+        manifest=manifest_model,
+        organizations=dict(items.get("organizations", {})),
+        attributes=dict(items.get("attributes", {})),
+        matters=dict(items.get("matters", {})),
+        rules=tuple(items.get("rules", {}).values()),
+        delegations=tuple(items.get("delegations", {}).values()),
+        recalls=tuple(items.get("recalls", {}).values()),
+        locations=resolution.locations,
+        digest=digest_files(files),
+        files=dict(files),
+        extensions={EXTENSION: grid} if grid is not None else {},
+        layers=tuple(records),
+        history=frozen_history(resolution),
+        removed=dict(resolution.removed),
+    )
+    return _validated(policy)
+
+
+def _positions(name: str, text: str) -> dict[tuple[str, str, int], int | None]:
+    """Lines of each `overrides:` and `removals:` entry of one file."""
+    node = yaml.compose(text, Loader=_LOADER)
+    out: dict[tuple[str, str, int], int | None] = {}
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            if getattr(key, "value", None) in ("overrides", "removals") and isinstance(value, yaml.SequenceNode):
+                for index, item in enumerate(value.value):
+                    out[(name, str(key.value), index)] = item.start_mark.line + 1
+    return out

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from datetime import date
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -229,6 +229,24 @@ class Responsibility(StrEnum):
     township = "township"
 
 
+TownshipKind = Literal["street", "township"]
+
+
+class MatterVariant(Strict):
+    """How a matter differs for one kind of township: street offices (街道) or towns (乡镇).
+
+    Fields left out keep the matter's own value; `basis` says why the list differs.
+    """
+
+    township_kind: TownshipKind
+    lead: str | None = None
+    supports: tuple[str, ...] | None = None
+    township_duties: tuple[str, ...] | None = None
+    time_limits: dict[str, TimeLimit] | None = None
+    basis: tuple[Basis, ...] = ()
+    note: str | None = None
+
+
 class Matter(Dated):
     """One row of the responsibility list (属地管理事项责任清单)."""
 
@@ -254,6 +272,20 @@ class Matter(Dated):
     provenance: Provenance = Provenance.constructed
     source: str | None = None
     note: str | None = None
+    variants: tuple[MatterVariant, ...] = Field(
+        default=(), description="differences for street offices (街道) or towns (乡镇)"
+    )
+
+    @model_validator(mode="after")
+    def _one_variant_per_kind(self) -> Matter:
+        kinds = [v.township_kind for v in self.variants]
+        if len(kinds) != len(set(kinds)):
+            raise ValueError("at most one variant per township kind")
+        return self
+
+    def variant(self, township_kind: str) -> MatterVariant | None:
+        """The variant for a township of that kind (`street` or `township`), if any."""
+        return next((v for v in self.variants if v.township_kind == township_kind), None)
 
 
 class Comparison(Strict):
@@ -394,14 +426,60 @@ class Delegation(Dated):
     note: str | None = None
 
 
+class Recall(Dated):
+    """上级部门收回事项: matters a county department has taken back from townships.
+
+    On a township's three lists (基本 / 配合 / 收回) these matters are on the 收回 list, with
+    the department that took them over (承接部门) and how the work is done now (工作方式).
+    """
+
+    id: Id
+    title: str
+    matters: tuple[Id, ...] = Field(min_length=1)
+    townships: tuple[Id, ...] = Field(default=(), description="empty: every township of the kind")
+    township_kind: TownshipKind | None = None
+    receiver: Id = Field(description="承接部门: the county department that took the matters over")
+    method: str = Field(description="工作方式: how the receiving department and the township work now")
+    basis: tuple[Basis, ...] = Field(min_length=1)
+    provenance: Provenance = Provenance.constructed
+    note: str | None = None
+
+
+class Override(Strict):
+    """A county's change to a clause it inherits (by id), with the basis for the change.
+
+    `set` replaces fields: for matters lead, supports, township_duties, department_duties,
+    time_limits, responsibility, valid_from, valid_until; for rules lead, supports,
+    coordinator, time_limits, priority, valid_from, valid_until; for delegations townships,
+    matters, valid_from, valid_until. With `township_kind` (matters only) the change applies
+    to street offices (街道) or towns (乡镇) only.
+    """
+
+    id: Id
+    township_kind: TownshipKind | None = None
+    set: dict[str, Any] = Field(min_length=1)
+    basis: tuple[Basis, ...] = Field(min_length=1)
+    note: str | None = None
+
+
+class Removal(Strict):
+    """A clause the county does not inherit, with the basis for leaving it out."""
+
+    id: Id
+    basis: tuple[Basis, ...] = Field(min_length=1)
+    note: str | None = None
+
+
 class Manifest(Strict):
-    """`policy.yaml`: what this policy is and its fixed points."""
+    """`policy.yaml`: what this policy is and its fixed points (resolved over its layers)."""
 
     id: Id
     version: str
     title: str
     title_en: str | None = None
     jurisdiction: str
+    extends: Id | None = Field(default=None, description="the layer this one extends (a sibling directory)")
+    template: bool = Field(default=False, description="a layer for others to extend, never served itself")
     illustrative: bool = Field(
         default=True, description="true when built from public reporting, not an official list"
     )
@@ -410,6 +488,25 @@ class Manifest(Strict):
     dispatch: Dispatch
     disputes: Disputes
     time_limit_labels: dict[str, str] = Field(default_factory=dict)
+
+
+class LayerManifest(Strict):
+    """`policy:` as written in one layer: a layer that `extends` another may leave out the
+    domains, dispatch, disputes and labels it inherits."""
+
+    id: Id
+    version: str
+    title: str
+    title_en: str | None = None
+    jurisdiction: str
+    extends: Id | None = None
+    template: bool = False
+    illustrative: bool = True
+    notice: str | None = None
+    domains: tuple[Domain, ...] | None = None
+    dispatch: Dispatch | None = None
+    disputes: Disputes | None = None
+    time_limit_labels: dict[str, str] | None = None
 
 
 # --- grid task admission (事务进网格准入审查) -------------------------------------------------
@@ -713,7 +810,7 @@ class PolicyFile(Strict):
     """One YAML file under policy/: any subset of the sections below."""
 
     schema_: str | None = Field(default=None, alias="$schema")
-    policy: Manifest | None = None
+    policy: LayerManifest | None = None
     organizations: tuple[Organization, ...] = ()
     attributes: tuple[Attribute, ...] = ()
     matters: tuple[Matter, ...] = ()
@@ -724,13 +821,16 @@ class PolicyFile(Strict):
     grid_criteria: tuple[GridCriterion, ...] = ()
     lifecycle: Lifecycle | None = None
     calendar: Calendar | None = None
+    recalls: tuple[Recall, ...] = ()
+    overrides: tuple[Override, ...] = ()
+    removals: tuple[Removal, ...] = ()
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
 SectionName = Literal[
-    "organizations", "attributes", "matters", "rules", "delegations", "grid_fields", "grid_criteria"
+    "organizations", "attributes", "matters", "rules", "delegations", "grid_fields", "grid_criteria", "recalls"
 ]
 SECTIONS: tuple[SectionName, ...] = (
-    "organizations", "attributes", "matters", "rules", "delegations", "grid_fields", "grid_criteria"
+    "organizations", "attributes", "matters", "rules", "delegations", "grid_fields", "grid_criteria", "recalls"
 )

@@ -148,6 +148,10 @@ def _references(policy: Policy) -> Iterator[Finding]:
         for path, ref in (("lead",), matter.lead), *((("supports", i), s) for i, s in enumerate(matter.supports)):
             if ref not in refs:
                 yield unknown("matters", matter.id, "organization", ref, refs, path)
+        for variant in matter.variants:
+            for ref in (variant.lead, *(variant.supports or ())):
+                if ref is not None and ref not in refs:
+                    yield unknown("matters", matter.id, "organization", ref, refs)
         for index, attr in enumerate(matter.attributes):
             if attr not in policy.attributes:
                 yield unknown("matters", matter.id, "attribute", attr, policy.attributes, ("attributes", index))
@@ -169,6 +173,16 @@ def _references(policy: Policy) -> Iterator[Finding]:
         for index, matter_id in enumerate(delegation.matters):
             if matter_id not in policy.matters:
                 yield unknown("delegations", delegation.id, "matter", matter_id, policy.matters, ("matters", index))
+
+    for recall in policy.recalls:
+        if recall.receiver not in orgs:
+            yield unknown("recalls", recall.id, "organization", recall.receiver, orgs)
+        for township in recall.townships:
+            if township not in orgs or not orgs[township].is_township:
+                yield unknown("recalls", recall.id, "township", township, [t.id for t in policy.townships()])
+        for matter_id in recall.matters:
+            if matter_id not in policy.matters:
+                yield unknown("recalls", recall.id, "matter", matter_id, policy.matters)
 
 
 class _Allowed:
