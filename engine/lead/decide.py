@@ -24,7 +24,7 @@ from typing import Any
 
 from engine.lead.decision import Case, Decision, DecisionOutcome, Explanation, OrgRef, RuleRef
 from engine.lead.facts import build_fact, check_case
-from engine.policy.index import Policy
+from engine.policy.index import Change, Policy
 from engine.policy.model import TEAM_REF, TOWNSHIP_REF, Assignment, Basis, Matter, Rule, RuleKind
 from engine.rules.compile import CompiledPolicy, Fire
 
@@ -43,6 +43,7 @@ class Clause:
     order: int
     outcome: Assignment
     basis: tuple[Basis, ...]
+    layers: tuple[Change, ...] = ()  # the layers that shaped it (engine.layers), when layered
 
     @cached_property
     def rank(self) -> tuple[int, int]:
@@ -50,21 +51,36 @@ class Clause:
 
     @cached_property
     def ref(self) -> RuleRef:
-        return RuleRef(self.id, self.title, self.kind, self.basis)
+        return RuleRef(self.id, self.title, self.kind, self.basis, self.layers)
+
+    def cited(self) -> str:
+        """Where the clause comes from, for explanations of a layered policy ("" otherwise)."""
+        if not self.layers:
+            return ""
+        parts = [f"{c.layer} 层" + ("覆盖 " + "、".join(c.fields) if c.action == "override" else "") for c in self.layers]
+        return "; 来自 " + ", ".join(parts)
 
 
-def _list_clause(matter: Matter, order: int) -> Clause:
+KIND_ZH = {"street": "街道", "township": "乡镇"}
+
+
+def _list_clause(policy: Policy, matter: Matter, order: int, township_kind: str | None = None) -> Clause:
+    variant = matter.variant(township_kind) if township_kind else None
     outcome = Assignment(
-        lead=matter.lead,
-        supports=matter.supports,
-        time_limits=matter.time_limits,
-        township_duties=matter.township_duties,
+        lead=variant.lead if variant and variant.lead else matter.lead,
+        supports=variant.supports if variant and variant.supports is not None else matter.supports,
+        time_limits=variant.time_limits if variant and variant.time_limits is not None else matter.time_limits,
+        township_duties=variant.township_duties if variant and variant.township_duties else matter.township_duties,
     )
-    return Clause(matter.id, f"清单默认: {matter.name}", "list", 0, order, outcome, matter.basis)
+    title = f"清单默认: {matter.name}" + (f"({KIND_ZH[variant.township_kind]})" if variant else "")
+    basis = matter.basis + (variant.basis if variant else ())
+    layers = policy.clause_layers("matters", matter.id, township_kind) if policy.layered else ()
+    return Clause(matter.id, title, "list", 0, order, outcome, basis, layers)
 
 
-def _rule_clause(rule: Rule, order: int) -> Clause:
-    return Clause(rule.id, rule.title, rule.kind.value, rule.priority, order, rule.then, rule.basis)
+def _rule_clause(policy: Policy, rule: Rule, order: int) -> Clause:
+    layers = policy.clause_layers("rules", rule.id) if policy.layered else ()
+    return Clause(rule.id, rule.title, rule.kind.value, rule.priority, order, rule.then, rule.basis, layers)
 
 
 # Bound on the memoised (organization, date) resolutions per policy: dates are unbounded
@@ -85,10 +101,16 @@ class Prepared:
         self.clause_of_rule = compiled.clause_of_rule
         self.shard_of_matter = compiled.shard_of_matter
         self.list_order = len(policy.rules)
-        self.list_clauses = {m.id: _list_clause(m, self.list_order) for m in policy.matters.values()}
+        self.list_clauses = {m.id: _list_clause(policy, m, self.list_order) for m in policy.matters.values()}
+        # (matter id, township kind) → the list default for street offices or towns that differ
+        self.variant_clauses = {
+            (m.id, v.township_kind): _list_clause(policy, m, self.list_order, v.township_kind)
+            for m in policy.matters.values()
+            for v in m.variants
+        }
         # rule id → (order, clause or None for amendments, rule)
         self.rules: dict[str, tuple[int, Clause | None, Rule]] = {
-            r.id: (i, None if r.kind is RuleKind.amendment else _rule_clause(r, i), r)
+            r.id: (i, None if r.kind is RuleKind.amendment else _rule_clause(policy, r, i), r)
             for i, r in enumerate(policy.rules)
         }
         self.policy_ref = MappingProxyType({"id": policy.id, "version": policy.version, "digest": policy.digest})
@@ -193,7 +215,8 @@ def decide(case: Case, compiled: CompiledPolicy, fire: Fire) -> Decision:
         entry = prepared.rules.get(clause_id)
         if entry is None:  # a matter's list default (matter and rule ids never collide)
             if matter is not None and clause_id == matter.id:
-                clauses.append(prepared.list_clauses[clause_id])
+                variant = prepared.variant_clauses.get((clause_id, township.kind or ""))
+                clauses.append(variant or prepared.list_clauses[clause_id])
         elif entry[1] is None:
             amended.append((entry[0], entry[2]))
         else:
@@ -235,7 +258,7 @@ def decide(case: Case, compiled: CompiledPolicy, fire: Fire) -> Decision:
 
     for clause in usable:
         if clause is winner:
-            reason = f"胜出: 优先级 {clause.priority}, 层级 {TIER_ZH[clause.kind]}, 牵头 {leads[clause.id].name}"
+            reason = f"胜出: 优先级 {clause.priority}, 层级 {TIER_ZH[clause.kind]}, 牵头 {leads[clause.id].name}{clause.cited()}"
             explanation.insert(0, Explanation(clause.id, "won", reason))
         elif clause.rank == winner.rank:
             if leads[clause.id].id == leads[winner.id].id:

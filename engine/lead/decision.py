@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 import orjson
 
+from engine.policy.index import Change
 from engine.policy.model import Basis, Organization, Scalar
 
 DecisionOutcome = Literal["assigned", "dispatch", "conflict"]
@@ -77,14 +78,18 @@ class RuleRef:
     title: str
     kind: str
     basis: tuple[Basis, ...]
+    layers: tuple[Change, ...] = ()  # a layered policy's clause: the layer that defined it, then overrides
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "id": self.id,
             "title": self.title,
             "kind": self.kind,
             "basis": [dict(b) for b in self._basis],
         }
+        if self.layers:
+            out["layers"] = [c.to_dict() for c in self.layers]
+        return out
 
     @cached_property
     def _basis(self) -> tuple[dict[str, Any], ...]:
