@@ -32,7 +32,7 @@ import threading
 import time as _time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -102,6 +102,7 @@ decisions = Table(
     Column("hash", String(64), nullable=False),
     Index("ix_decisions_time", "time"),
     Index("ix_decisions_reference", "reference"),
+    Index("ix_decisions_chain", "policy_id", "seq"),
 )
 
 
@@ -115,6 +116,10 @@ activations = Table(
 )
 
 HEAD = select(decisions.c.seq, decisions.c.hash).order_by(decisions.c.seq.desc()).limit(1)
+# Each jurisdiction (policy id) has its own hash chain in the one log: `seq` numbers every
+# record of the database without gaps; `prev_hash` links a record to the previous record
+# of the same policy id (GENESIS for its first); the writer reads each chain's head by the
+# index ix_decisions_chain (policy_id, seq).
 
 
 Json = Any  # a JSON value: dict, list, str, int, float, bool or None
@@ -256,6 +261,7 @@ class Verification:
     head: str
     policies: int
     broken: Broken | None
+    chains: Mapping[str, int] = field(default_factory=dict)  # policy id → records in its chain
 
     @property
     def ok(self) -> bool:
@@ -346,6 +352,7 @@ class _Statements:
     head: str
     begin: str | None
     lock: str | None
+    chain_head: str  # the last hash of one policy id's chain; one positional parameter
 
 
 def _settle(batch: list[_Pending], records: list[Record] | None, exc: Exception | None) -> None:
@@ -581,7 +588,9 @@ class DecisionLog:
             else:
                 begin, lock = None, f"SELECT pg_advisory_xact_lock({PG_LOCK_KEY})"
             order = tuple(insert.positiontup) if insert.positiontup else None
-            self._compiled = _Statements(str(insert), order, str(head), begin, lock)
+            mark = "?" if dialect.paramstyle == "qmark" else "%s"  # sqlite3 / psycopg
+            chain_head = f"SELECT hash FROM decisions WHERE policy_id = {mark} ORDER BY seq DESC LIMIT 1"
+            self._compiled = _Statements(str(insert), order, str(head), begin, lock, chain_head)
         return self._compiled
 
     def _write_batch(self, conn: Connection, batch: list[_Pending]) -> bool:
@@ -612,11 +621,17 @@ class DecisionLog:
                     cursor.execute(sql.lock)
                 cursor.execute(sql.head)
                 head = cursor.fetchone()
-                seq, prev = (int(head[0]), str(head[1])) if head is not None else (0, GENESIS)
+                seq = int(head[0]) if head is not None else 0
+                heads: dict[str, str] = {}  # policy id → the last hash of its chain
                 records: list[Record] = []
                 for item in batch:
                     seq += 1
                     policy = item.policy
+                    if policy.id not in heads:
+                        cursor.execute(sql.chain_head, (policy.id,))
+                        found = cursor.fetchone()
+                        heads[policy.id] = str(found[0]) if found is not None else GENESIS
+                    prev = heads[policy.id]
                     fields = {
                         "seq": seq,
                         "id": item.id,
@@ -631,8 +646,8 @@ class DecisionLog:
                         "engine_version": item.engine_version,
                         "prev_hash": prev,
                     }
-                    prev = chain_hash(fields)
-                    records.append(Record(**fields, hash=prev))  # type: ignore[arg-type]
+                    digest = heads[policy.id] = chain_hash(fields)
+                    records.append(Record(**fields, hash=digest))  # type: ignore[arg-type]
                 if sql.order is not None:
                     params: list[Any] = [tuple(getattr(r, k) for k in sql.order) for r in records]
                 else:
@@ -728,12 +743,15 @@ class DecisionLog:
         return files
 
     def verify(self) -> Verification:
-        """Walk the chain from the first record; report the first link that does not hold.
+        """Walk every chain from the first record; report the first link that does not hold.
 
+        One hash chain per policy id (jurisdiction); `seq` numbers the database's records.
         Also checks the stored policy versions: each must match its digest and its own
         `policy.yaml` id and version, and every record's policy must be stored under the
         id and version the record names (else it could not be replayed).
         """
+        heads: dict[str, str] = {}
+        lengths: dict[str, int] = {}
         prev, count = GENESIS, 0
         broken: Broken | None = None
         named: dict[str, tuple[int, str, str, str]] = {}  # digest → first (seq, id, policy id, version) naming it
@@ -746,17 +764,19 @@ class DecisionLog:
             try:
                 for row in rows:
                     record = Record(**row._asdict())
-                    broken = _check_link(record, count + 1, prev)
+                    broken = _check_link(record, count + 1, heads.get(record.policy_id, GENESIS))
                     if broken is not None:
                         break
                     named.setdefault(record.policy_digest, (record.seq, record.id, record.policy_id, record.policy_version))
-                    prev, count = str(row.hash), count + 1
+                    prev = heads[record.policy_id] = record.hash
+                    lengths[record.policy_id] = lengths.get(record.policy_id, 0) + 1
+                    count += 1
             finally:
                 rows.close()  # a server-side cursor on PostgreSQL: release it even when stopping early
         if broken is not None:
-            return Verification(count, prev, len(stored), broken)
+            return Verification(count, prev, len(stored), broken, lengths)
         broken = _check_policies(stored, named)
-        return Verification(count, prev, len(stored), broken)
+        return Verification(count, prev, len(stored), broken, lengths)
 
 
 def _check_policies(stored: Mapping[str, tuple[str, str, str]], named: Mapping[str, tuple[int, str, str, str]]) -> Broken | None:
