@@ -21,7 +21,8 @@ DEFAULT_CUCUMBER = DEFAULT_POLICY.parent / "out" / "cucumber.json"
 class Settings:
     """Where the policy and the decision log live.
 
-    TIAOKUAI_POLICY        policy directory (default: the repository's policy/)
+    TIAOKUAI_POLICY        policy directory (default: the repository's policy/): the default jurisdiction
+    TIAOKUAI_JURISDICTIONS a directory of county policies served next to it (each extends a template; default: none)
     TIAOKUAI_DATABASE_URL  SQLAlchemy URL of the decision log (default: SQLite under var/)
     TIAOKUAI_FEATURES      zh-CN feature files the clause pages show (default: features/)
     TIAOKUAI_CUCUMBER      cucumber JSON of the last test run (default: out/cucumber.json)
@@ -40,6 +41,7 @@ class Settings:
 
     policy_dir: Path
     database_url: str
+    jurisdictions_dir: Path | None = None
     features_dir: Path = DEFAULT_FEATURES
     cucumber_json: Path = DEFAULT_CUCUMBER
     max_body_bytes: int = 1 << 20
@@ -63,9 +65,11 @@ class Settings:
         features = Path(os.environ.get("TIAOKUAI_FEATURES") or DEFAULT_FEATURES)
         cucumber = Path(os.environ.get("TIAOKUAI_CUCUMBER") or DEFAULT_CUCUMBER)
         env = os.environ
+        jurisdictions = env.get("TIAOKUAI_JURISDICTIONS")
         return cls(
             Path(policy),
             url,
+            Path(jurisdictions) if jurisdictions else None,
             features,
             cucumber,
             max_body_bytes=int(env.get("TIAOKUAI_MAX_BODY_BYTES", 1 << 20)),

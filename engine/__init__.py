@@ -33,11 +33,14 @@ from engine.errors import (
     RecordNotFound,
     ReplayError,
     RowError,
+    ListsSheetError,
     SheetError,
     TiaokuaiError,
     TransitionNotAllowed,
+    UnknownJurisdiction,
 )
 from engine.impact import Analysis, impact_in_child
+from engine.jurisdictions import Jurisdictions, county_dirs
 from engine.lead import Case, Decision, decide
 from engine.policy import Policy, load_policy, policy_from_files
 from engine.reload import ReloadResult, reload_policy
@@ -76,6 +79,8 @@ __all__ = [
     "ErrorCode",
     "Finding",
     "LeadRequest",
+    "Jurisdictions",
+    "ListsSheetError",
     "LogError",
     "Policy",
     "PolicyError",
@@ -88,7 +93,9 @@ __all__ = [
     "Runtime",
     "SheetError",
     "TiaokuaiError",
+    "UnknownJurisdiction",
     "compile_policy",
+    "county_dirs",
     "decide",
     "json_bytes",
     "load_policy",

@@ -62,6 +62,8 @@ class ErrorCode(StrEnum):
     RECORD_NOT_FOUND = "record_not_found"
     NOT_REPLAYABLE = "not_replayable"
     SHEET_REJECTED = "sheet_rejected"
+    UNKNOWN_JURISDICTION = "unknown_jurisdiction"
+    LISTS_SHEET_REJECTED = "lists_sheet_rejected"
     INTERNAL_ERROR = "internal_error"
     # the case lifecycle
     ILLEGAL_TRANSITION = "illegal_transition"
@@ -213,6 +215,20 @@ class RowError:
             where.append(f"column {self.column}" + (f" ({self.letter})" if self.letter else ""))
         hint = f" ({self.hint})" if self.hint else ""
         return f"{', '.join(where) or 'sheet'}: {self.problem}{hint}"
+
+
+class UnknownJurisdiction(TiaokuaiError):
+    """A request named a jurisdiction this process does not serve; `known` lists those it does."""
+
+    def __init__(self, name: str, known: list[str], hint: str | None = None) -> None:
+        self.name = name
+        self.known = known
+        self.hint = hint or "served: " + ", ".join(known)
+        super().__init__(f"unknown jurisdiction `{name}`")
+
+
+class ListsSheetError(TiaokuaiError):
+    """A workbook is not a three-lists workbook (a sheet or a header is missing)."""
 
 
 class SheetError(TiaokuaiError):

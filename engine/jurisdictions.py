@@ -15,7 +15,7 @@ Contract:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,16 +65,21 @@ class Jurisdictions:
         return cls({runtime.policy.id: runtime}, {runtime.policy.id: Path(source)}, runtime.policy.id)
 
     @classmethod
-    def load(cls, default_dir: Path, root: Path | None = None, cache_size: int | None = None) -> Jurisdictions:
-        """Load the default policy and every county under `root`; PolicyError names the one that failed."""
+    def load(
+        cls, default_dir: Path, root: Path | None = None, cache_size: int | None = None, loader: Callable[[Path], Runtime] | None = None
+    ) -> Jurisdictions:
+        """Load the default policy and every county under `root`; PolicyError names the one that
+        failed. `loader` makes each directory's runtime (default: load it from disk; the server
+        resumes each jurisdiction's last activated version instead, engine.runtime.resume)."""
         kwargs: dict[str, Any] = {} if cache_size is None else {"cache_size": cache_size}
-        default = Runtime.from_dir(default_dir, **kwargs)
+        load = loader or (lambda directory: Runtime.from_dir(directory, **kwargs))
+        default = load(default_dir)
         served = cls.single(default, default_dir)
         for directory in county_dirs(root) if root is not None else []:
             if directory.resolve() == default_dir.resolve():
                 continue
             try:
-                runtime = Runtime.from_dir(directory, **kwargs)
+                runtime = load(directory)
             except PolicyError as exc:
                 raise PolicyError([_in(directory, f) for f in exc.findings]) from exc
             served.add(runtime, directory)

@@ -239,9 +239,14 @@ def resume(log: DecisionLog, policy_dir: Path, cache_size: int = DEFAULT_CACHE_S
     # NOTE: a restarted worker must not pick up an unreviewed or rejected edit on disk;
     # only a gated reload (engine.reload) changes the active policy.
     """
-    from engine.policy.load import digest_files, read_policy_dir
+    from engine.policy.layers import manifest_of
+    from engine.policy.load import digest_files, read_layer_dir, read_policy_dir
 
-    digest = log.active_digest()
+    try:  # the jurisdiction this directory holds: each resumes its own last activation
+        policy_id = (manifest_of(read_layer_dir(policy_dir)) or {}).get("id")
+    except (OSError, TiaokuaiError):
+        policy_id = None
+    digest = log.active_digest(policy_id if isinstance(policy_id, str) else None)
     if digest is None:
         runtime = Runtime.from_dir(policy_dir, cache_size)
         log.activate(runtime.policy, str(policy_dir))

@@ -23,16 +23,47 @@ from engine.runtime import Runtime
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED_POLICY = ROOT / "policy"
+JURISDICTIONS = ROOT / "jurisdictions"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 pytest_plugins = [
-    "tests.features.steps.lead", "tests.features.steps.grid", "tests.features.steps.cases", "tests.features.steps.intake",
+    "tests.features.steps.lead", "tests.features.steps.grid", "tests.features.steps.cases", "tests.features.steps.intake", "tests.features.steps.layers",
     "tests.support.logdb", "tests.support.living_report",
 ]
 
 # clause id → number of feature scenarios in which it fired / won (seed policy only)
 FIRED: Counter[str] = Counter()
 WON: Counter[str] = Counter()
+# "county:clause:action[:township kind]" → scenarios that exercised a county's own change
+LAYER_HITS: Counter[str] = Counter()
+
+
+def layer_key(county: str, clause: str, action: str, township_kind: str | None = None) -> str:
+    return ":".join([county, clause, action, *([township_kind] if township_kind else [])])
+
+
+def record_layer(county: str, clause: str, action: str, township_kind: str | None = None) -> None:
+    LAYER_HITS[layer_key(county, clause, action, township_kind)] += 1
+
+
+def layer_changes() -> list[str]:
+    """Every change a served county makes to its template: overrides, removals, additions."""
+    from engine.jurisdictions import county_dirs
+    from engine.layers import CLAUSE_SECTIONS
+
+    keys: list[str] = []
+    for directory in county_dirs(JURISDICTIONS):
+        policy = runtime_for(directory).policy
+        if not policy.layered:
+            continue
+        for (section, clause), changes in policy.history.items():
+            if section not in CLAUSE_SECTIONS:
+                continue
+            if changes[0].layer == policy.id:
+                keys.append(layer_key(policy.id, clause, "added"))
+            keys += [layer_key(c.layer, clause, "override", c.township_kind) for c in changes[1:] if c.layer == policy.id]
+        keys += [layer_key(policy.id, clause, "remove") for (_, clause), c in policy.removed.items() if c.layer == policy.id]
+    return sorted(set(keys))
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -88,6 +119,7 @@ def _coverage_rows() -> list[tuple[str, str, int, int]]:
     rows += [("rule", r.id, FIRED[r.id], WON[r.id]) for r in policy.rules]
     grid = grid_of(policy)
     rows += [("criterion", c.id, FIRED[c.id], WON[c.id]) for c in (grid.criteria if grid else ())]
+    rows += [("layer", key, LAYER_HITS[key], LAYER_HITS[key]) for key in layer_changes()]
     return rows
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
+from pathlib import Path
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -18,6 +19,7 @@ from api.http.fastpath import LeadFastPath
 from api.http.logged import decide_logged
 from api.http.operation_ids import operation_id
 from api.http.routes import admin, admission, batch, catalogue, decisions, intake, lead, lifecycle, system
+from api.http.routes import jurisdictions as jurisdiction_routes
 from api.http.schemas.common import ErrorV1
 from api.settings import Settings
 from api.web import install as install_pages
@@ -26,7 +28,7 @@ from api.web import router as web_router
 from api.web.cases import router as case_pages
 from api.web.guard import page_scope
 from api.web.session import Sessions
-from engine import ENGINE_VERSION, CheckpointError, Runtime, resume
+from engine import ENGINE_VERSION, CheckpointError, Jurisdictions, Runtime, resume
 from engine.cases import CaseService, CaseStore
 from engine.log import Checkpointer, CheckpointFile, DecisionLog, load_or_create_key, open_log, utc_now
 
@@ -70,8 +72,10 @@ def _checkpointer(settings: Settings, decision_log: DecisionLog) -> Checkpointer
     return Checkpointer(load_or_create_key(key), CheckpointFile(file), decision_log.head, utc_now, settings.checkpoint_interval)
 
 
-def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
-    """Build the app. The policy is loaded (and validated) before the app serves anything."""
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None, jurisdictions: Jurisdictions | None = None) -> FastAPI:
+    """Build the app. Every policy is loaded (and validated) before the app serves anything:
+    the default jurisdiction (`runtime`, or the policy directory) and, with
+    `settings.jurisdictions_dir`, every county policy under it."""
     settings = settings or Settings.from_env()
     app = TiaokuaiApp(
         # ASCII: client generators make the package name from the title (tiaokuai-client)
@@ -88,17 +92,28 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     docs.install(app)
     app.state.settings = settings
     decision_log = open_log(settings.database_url, ENGINE_VERSION, sqlite_synchronous=settings.sqlite_synchronous)
-    if runtime is None:
-        resumed = resume(decision_log, settings.policy_dir, settings.decision_cache)
-        runtime = resumed.runtime
-        if resumed.disk_digest is not None:
-            log.warning(
-                "serving the last activated policy %s; %s holds another version (%s): reload to activate it",
-                runtime.policy.digest[:12], settings.policy_dir, resumed.disk_digest[:12],
-            )
-    else:
-        decision_log.activate(runtime.policy, runtime.active.source)
-    app.state.runtime = runtime
+    if jurisdictions is None and runtime is None:
+        # every jurisdiction resumes its last activated version from the log (engine.runtime.resume)
+        resumed = {}
+
+        def resume_dir(directory: Path) -> Runtime:
+            resumed[str(directory)] = found = resume(decision_log, directory, settings.decision_cache)
+            return found.runtime
+
+        jurisdictions = Jurisdictions.load(settings.policy_dir, settings.jurisdictions_dir, loader=resume_dir)
+        for directory, found in resumed.items():
+            if found.disk_digest is not None:
+                log.warning(
+                    "serving the last activated policy %s; %s holds another version (%s): reload to activate it",
+                    found.runtime.policy.digest[:12], directory, found.disk_digest[:12],
+                )
+    elif jurisdictions is None:
+        assert runtime is not None
+        jurisdictions = Jurisdictions.single(runtime, settings.policy_dir)
+    for served in jurisdictions:
+        decision_log.activate(served.policy, served.active.source)
+    app.state.jurisdictions = jurisdictions
+    app.state.runtime = jurisdictions.get()  # the default jurisdiction
     app.state.decision_log = decision_log
     app.state.checkpointer = _checkpointer(settings, decision_log)
     runtime_, log_ = app.state.runtime, app.state.decision_log
@@ -115,6 +130,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(batch.router, **protected("cases:decide", auth, 413, 503))
     app.include_router(catalogue.router, **protected("list:read", auth))
     app.include_router(intake.router, **protected("list:read", auth, 413))
+    app.include_router(jurisdiction_routes.router, **protected("list:read", auth))
     app.include_router(system.router)
     app.include_router(admission.router, **protected("cases:decide", auth, 413, 503))
     app.include_router(decisions.router, **protected("decisions:read", auth))

@@ -1,26 +1,42 @@
-"""Route dependencies: the active runtime, today's date, new decision ids."""
+"""Route dependencies: the served jurisdictions and the runtime a request names, today's
+date, new decision ids."""
 
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 
-from engine import Runtime
+from engine import Jurisdictions, Runtime
 from engine.log import DecisionLog, new_record_id
 
 # Cases are judged on the local date in China when the caller gives none.
 CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")
 
 
-async def get_runtime(request: Request) -> Runtime:
+JurisdictionQuery = Annotated[
+    str | None,
+    Query(max_length=64, description="the jurisdiction (county) to read; default: the default one", examples=["kecheng"]),
+]
+
+
+async def get_runtime(request: Request, jurisdiction: JurisdictionQuery = None) -> Runtime:
+    """The runtime of `?jurisdiction=` (default: the default jurisdiction's)."""
     # async: a plain `def` dependency would cost a threadpool round trip on every request
-    runtime: Runtime = request.app.state.runtime
-    return runtime
+    served: Jurisdictions = request.app.state.jurisdictions
+    return served.get(jurisdiction)
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+async def get_jurisdictions(request: Request) -> Jurisdictions:
+    served: Jurisdictions = request.app.state.jurisdictions
+    return served
+
+
+JurisdictionsDep = Annotated[Jurisdictions, Depends(get_jurisdictions)]
 
 
 async def get_decision_log(request: Request) -> DecisionLog:  # async: no threadpool hop

@@ -38,8 +38,10 @@ from engine import (
     RecordNotFound,
     ReplayError,
     SheetError,
+    ListsSheetError,
     TiaokuaiError,
     TransitionNotAllowed,
+    UnknownJurisdiction,
 )
 
 log = logging.getLogger("tiaokuai.api")
@@ -123,6 +125,14 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(CaseError)
     async def _case(_: Request, exc: CaseError) -> JSONResponse:
         return error_response(422, exc.code, exc.message, exc.field, exc.hint, **exc.extra)
+
+    @app.exception_handler(UnknownJurisdiction)
+    async def _jurisdiction(_: Request, exc: UnknownJurisdiction) -> JSONResponse:
+        return error_response(404, ErrorCode.UNKNOWN_JURISDICTION, str(exc), "jurisdiction", exc.hint, jurisdictions=exc.known)
+
+    @app.exception_handler(ListsSheetError)
+    async def _lists_sheet(_: Request, exc: ListsSheetError) -> JSONResponse:
+        return error_response(422, ErrorCode.LISTS_SHEET_REJECTED, str(exc), hint="export the three lists first, then edit that workbook")
 
     @app.exception_handler(ApiError)
     async def _api(_: Request, exc: ApiError) -> JSONResponse:

@@ -83,7 +83,7 @@ class LeadFastPath:
         if answered:
             try:
                 request = LeadRequestV1.model_validate(json.loads(body))
-                decision_id, content, used = answer(state.runtime, request)
+                decision_id, content, used = answer(state.jurisdictions, request)
             except Exception:  # noqa: BLE001 - the full app gives the error its answer
                 answered = False
         if not answered:

@@ -138,12 +138,14 @@ def _disk_policy(request: Request) -> tuple[Policy | None, str | None]:
         return None, "; ".join(f.render() for f in exc.findings[:5])
 
 
-def _logged_cases(log: DecisionLog | None) -> list[tuple[str, Case]]:
+def _logged_cases(log: DecisionLog | None, policy_id: str) -> list[tuple[str, Case]]:
     if log is None:
         return []
     total = log.count()
     out = []
     for record in log.query(kind="lead", after=max(0, total - LOGGED), limit=LOGGED):
+        if record.policy_id != policy_id:
+            continue  # another jurisdiction's case: its townships are not this policy's
         try:
             out.append((record.id, logged_case(record.request, record.response_json())))
         except ReplayError:
@@ -203,7 +205,7 @@ async def diff_page(request: Request, active: Runtime, with_logged: bool) -> tup
         return dict(policies[key].files) if key in policies else _stored(log, key)
 
     def compute() -> Analysis:
-        logged = _logged_cases(log) if with_logged else []
+        logged = _logged_cases(log, by_key[head_key].id) if with_logged else []
         return impact_in_child(files(base_key), files(head_key), logged, whole, timeout, MAX_ROWS)
 
     pair: Key = (by_key[base_key].digest, by_key[head_key].digest, whole, with_logged)

@@ -30,7 +30,7 @@ from api.web.session import CSRF_FIELD, sessions
 from engine import CaseError, ErrorCode, LeadRequest, Runtime
 from engine.intake import MAX_TEXT_CHARS
 from engine.lead import Case
-from engine.listing import by_domain, export_csv, export_xlsx, search_matters
+from engine.listing import by_domain, export_csv, export_xlsx, search_matters, three_lists
 from engine.policy import AttributeType, Matter, Policy, suggest
 
 # Sign-in and the stylesheet are open; every other page needs `list:read` (open by default,
@@ -221,6 +221,30 @@ def list_page(request: Request, runtime: RuntimeDep) -> HTMLResponse:
         query="?" + urlencode(params) if params else "",
         error=error,
     )
+
+
+@router.get("/lists", response_class=HTMLResponse)
+def three_lists_page(request: Request, runtime: RuntimeDep) -> HTMLResponse:
+    """A township's 基本 / 配合 / 收回 lists (engine.township_lists), with the xlsx download."""
+    policy = runtime.policy
+    townships = policy.townships()
+    served = request.app.state.jurisdictions
+    jurisdictions = [{"id": r.policy.id, "name": r.policy.manifest.jurisdiction} for r in served]
+    wanted = request.query_params.get("township") or (townships[0].id if townships else "")
+    raw_day = request.query_params.get("as_of") or ""
+    error, lists, town = None, None, None
+    try:
+        day = date.fromisoformat(raw_day) if raw_day else today()
+    except ValueError:
+        day, error = today(), PageError("invalid_date", f"`{raw_day}` is not a date", "as_of", "use YYYY-MM-DD")
+    town = policy.organizations.get(wanted)
+    if town is None or not town.is_township:
+        town = None
+        error = error or PageError("unknown_township", f"unknown township `{wanted}`", "township", suggest(wanted, [t.id for t in townships]))
+    elif error is None:
+        lists = three_lists(policy, town.id, day).to_dict(policy)
+    return _page("three_lists.html", 404 if town is None else 200, nav="lists", policy=policy, townships=townships,
+                 township=town, as_of=day.isoformat(), lists=lists, error=error, jurisdictions=jurisdictions)
 
 
 @router.get("/list.xlsx")

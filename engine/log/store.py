@@ -505,16 +505,24 @@ class DecisionLog:
         with self._writing, self.db.connect().execution_options(writer=True) as conn, conn.begin():
             _lock(conn)
             self._store_policy(conn, policy)
-            last = conn.execute(select(activations.c.seq, activations.c.digest).order_by(activations.c.seq.desc()).limit(1)).first()
-            if last is not None and last[1] == policy.digest:
+            last = conn.execute(select(activations.c.seq).order_by(activations.c.seq.desc()).limit(1)).first()
+            if self._active_of(conn, policy.id) == policy.digest:
                 return
             conn.execute(activations.insert().values(seq=(last[0] if last else 0) + 1, digest=policy.digest, time=self._clock(), source=source[:500]))
         self._known_policies.add(policy.digest)
 
-    def active_digest(self) -> str | None:
-        """The digest of the most recently activated policy version, if any."""
+    def active_digest(self, policy_id: str | None = None) -> str | None:
+        """The digest of the most recently activated policy version, if any; with
+        `policy_id`, of that jurisdiction's (each jurisdiction activates its own)."""
         with self.db.connect() as conn:
-            row = conn.execute(select(activations.c.digest).order_by(activations.c.seq.desc()).limit(1)).first()
+            return self._active_of(conn, policy_id)
+
+    @staticmethod
+    def _active_of(conn: Connection, policy_id: str | None) -> str | None:
+        query = select(activations.c.digest).order_by(activations.c.seq.desc()).limit(1)
+        if policy_id is not None:
+            query = query.join(policy_versions, policy_versions.c.digest == activations.c.digest).where(policy_versions.c.policy_id == policy_id)
+        row = conn.execute(query).first()
         return None if row is None else str(row[0])
 
     def head(self) -> tuple[int, str]:

@@ -11,11 +11,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
-from api.http.deps import RuntimeDep
+from api.http.deps import JurisdictionQuery, JurisdictionsDep
 from api.http.schemas.common import ErrorV1
 from api.http.schemas.system import ReloadV1
 from api.settings import Settings
-from engine import ConfirmationRequired, PolicyError, ReloadResult, reload_policy
+from engine import ConfirmationRequired, Jurisdictions, PolicyError, ReloadResult, reload_policy
 from engine.policy import unchanged_version
 
 router = APIRouter(prefix="/v1/policy", tags=["system"])
@@ -42,11 +42,12 @@ def _view(result: ReloadResult) -> dict[str, Any]:
     "/reload",
     summary="Reload the policy directory",
     response_model=ReloadV1,
-    responses={401: {"model": ErrorV1}, 403: {"model": ErrorV1}, 409: {"model": ErrorV1}, 422: {"model": ErrorV1}},
+    responses={401: {"model": ErrorV1}, 403: {"model": ErrorV1}, 404: {"model": ErrorV1}, 409: {"model": ErrorV1}, 422: {"model": ErrorV1}},
 )
 async def reload(
     request: Request,
-    runtime: RuntimeDep,
+    served: JurisdictionsDep,
+    jurisdiction: JurisdictionQuery = None,
     confirm: Annotated[
         str | None,
         Query(
@@ -62,13 +63,15 @@ async def reload(
     `policy_rejected` with its findings) and the active policy keeps serving. A policy
     that removes every clause of a file (an emptied chapter) is refused with 409
     `confirmation_required` unless that file is named in `confirm`. The answer lists the
-    clauses added, removed and changed.
+    clauses added, removed and changed. `?jurisdiction=` reloads that county (with the
+    template it extends) and no other.
     """
     settings: Settings = request.app.state.settings
     decision_log = request.app.state.decision_log
+    runtime, source = served.get(jurisdiction), served.source(jurisdiction)
     try:
         result = await run_in_threadpool(
-            reload_policy, runtime, settings.policy_dir, settings.reload_timeout, tuple(confirm.split(",")) if confirm else (), decision_log.activate
+            reload_policy, runtime, source, settings.reload_timeout, tuple(confirm.split(",")) if confirm else (), decision_log.activate
         )
     except PolicyError as exc:
         log.warning("policy reload rejected: %s", exc)
@@ -88,13 +91,16 @@ def install_sighup(app: FastAPI) -> None:
     settings: Settings = app.state.settings
 
     def reload_in_background() -> None:
-        try:
-            result = reload_policy(app.state.runtime, settings.policy_dir, settings.reload_timeout, record=app.state.decision_log.activate)
-            log.info("SIGHUP reload: %s %s", "activated" if result.changed else "unchanged", result.active.policy.digest[:12])
-        except (PolicyError, ConfirmationRequired) as exc:
-            log.error("SIGHUP reload rejected, the active policy keeps serving: %s", exc)
-        except Exception:
-            log.exception("SIGHUP reload failed, the active policy keeps serving")
+        served: Jurisdictions = app.state.jurisdictions
+        for runtime in list(served):  # every jurisdiction, one at a time; each keeps serving meanwhile
+            name = runtime.policy.id
+            try:
+                result = reload_policy(runtime, served.source(name), settings.reload_timeout, record=app.state.decision_log.activate)
+                log.info("SIGHUP reload %s: %s %s", name, "activated" if result.changed else "unchanged", result.active.policy.digest[:12])
+            except (PolicyError, ConfirmationRequired) as exc:
+                log.error("SIGHUP reload of %s rejected, its active policy keeps serving: %s", name, exc)
+            except Exception:
+                log.exception("SIGHUP reload of %s failed, its active policy keeps serving", name)
 
     def on_hup(_signum: int, _frame: object) -> None:
         threading.Thread(target=reload_in_background, name="tiaokuai-sighup-reload", daemon=True).start()

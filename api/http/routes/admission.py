@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Request, Response
 
-from api.http.deps import DecisionLogDep, RuntimeDep, new_decision_id, today
+from api.http.deps import DecisionLogDep, JurisdictionsDep, new_decision_id, today
 from api.http.logged import policy_used, send_logged
 from api.http.schemas.admission import (
     CENSUS_EXAMPLE,
@@ -37,7 +37,7 @@ EXAMPLES: dict[str, Any] = {
     responses={422: {"model": ErrorV1}, 400: {"model": ErrorV1}, 503: {"model": ErrorV1}},
 )
 async def admission_review(
-    runtime: RuntimeDep,
+    served: JurisdictionsDep,
     decision_log: DecisionLogDep,
     request: Request,
     body: Annotated[AdmissionReviewRequestV1, Body(openapi_examples=EXAMPLES)],
@@ -45,6 +45,7 @@ async def admission_review(
     """Admitted, returned for amendment or rejected, every finding citing its criterion and basis;
     `reuse` lists the requested fields the grid's shared table (一表通) already holds.
     """
+    runtime = served.get(body.jurisdiction)
     policy = runtime.policy
     result = runtime.review(body.to_proposal(today()))
     review_id = new_decision_id()

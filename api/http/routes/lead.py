@@ -6,11 +6,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Request, Response
 
-from api.http.deps import DecisionLogDep, RuntimeDep, new_decision_id, today
+from api.http.deps import DecisionLogDep, JurisdictionsDep, new_decision_id, today
 from api.http.logged import policy_used
 from api.http.schemas.common import ErrorV1
 from api.http.schemas.lead import SAND_MINING_EXAMPLE, TEXT_EXAMPLE, DecisionV1, LeadRequestV1
-from engine import Answer, Runtime, response_bytes
+from engine import Answer, Jurisdictions, response_bytes
 from engine.policy import Policy
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"])
@@ -35,10 +35,10 @@ EXAMPLES: dict[str, Any] = {
     "/lead",
     summary="Who leads this case",
     response_model=DecisionV1,
-    responses={422: {"model": ErrorV1}, 400: {"model": ErrorV1}, 503: {"model": ErrorV1}},
+    responses={422: {"model": ErrorV1}, 400: {"model": ErrorV1}, 404: {"model": ErrorV1}, 503: {"model": ErrorV1}},
 )
 async def lead(
-    runtime: RuntimeDep,
+    served: JurisdictionsDep,
     decision_log: DecisionLogDep,
     request: Request,
     body: Annotated[LeadRequestV1, Body(openapi_examples=EXAMPLES)],
@@ -54,18 +54,22 @@ async def lead(
 
     The decision is in the decision log (GET /v1/decisions/{decision_id}) before it is
     answered: if the log cannot commit, the answer is a 503 and no decision is given.
+    `jurisdiction` names the county (GET /v1/jurisdictions); without it the default one decides.
     """
-    decision_id, content, used = answer(runtime, body)
+    decision_id, content, used = answer(served, body)
     await decision_log.append("lead", await request.body(), content, used, decision_id, body.reference)  # LogError → 503
     return Response(content, media_type="application/json")
 
 
-def answer(runtime: Runtime, body: LeadRequestV1) -> tuple[str, bytes, Policy]:
-    """Decide a lead request: its decision id, the answer's bytes, the policy it was made under.
+def answer(served: Jurisdictions, body: LeadRequestV1) -> tuple[str, bytes, Policy]:
+    """Decide a lead request in its jurisdiction: its decision id, the answer's bytes, the
+    policy it was made under.
 
     The one implementation behind this route and its fast path (api/http/fastpath.py).
-    Raises CaseError for a case the policy rejects.
+    Raises CaseError for a case the policy rejects, UnknownJurisdiction for a jurisdiction
+    this process does not serve.
     """
+    runtime = served.get(body.jurisdiction)
     policy = runtime.policy
     day = today()
     case = body.to_case(day)

@@ -29,6 +29,7 @@ def policy_info(runtime: RuntimeDep) -> dict[str, Any]:
         "loaded_at": active.loaded_at.isoformat(),
         "source": active.source,
         "counts": policy.counts(),
+        **({"layers": list(policy.layer_chain())} if policy.layered else {}),
     }
 
 

@@ -119,6 +119,7 @@ class AdmissionReviewRequestV1(BaseModel):
 
     model_config = ConfigDict(strict=True, extra="forbid", json_schema_extra={"examples": [CENSUS_EXAMPLE]})
 
+    jurisdiction: ShortId | None = Field(default=None, description="jurisdiction (county) id; omit for the default one")
     title: Text = Field(description="the task as the department words it")
     description: Annotated[StrictStr, Field(max_length=2000)] | None = None
     requester: ShortId = Field(description="organization id of the requesting department")

@@ -40,6 +40,7 @@ class LeadRequestV1(BaseModel):
         json_schema_extra={"examples": [SAND_MINING_EXAMPLE]},
     )
 
+    jurisdiction: ShortId | None = Field(default=None, description="jurisdiction (county) id; omit for the default one")
     matter: ShortId | None = Field(default=None, description="matter id from the list; omit for 清单外, or give `text`")
     township: ShortId | None = Field(
         default=None, description="township or street id; or give `place`, or name the township in `text`"

@@ -19,6 +19,7 @@ class PolicyInfoV1(BaseModel):
     loaded_at: str
     source: str
     counts: dict[str, int]
+    layers: list[str] | None = Field(default=None, description="layer ids from the template to this policy, when it extends one")
 
 
 class ClauseChangeV1(BaseModel):
