@@ -57,6 +57,7 @@ def template_impact(
     head_template: Mapping[str, str],
     counties: Mapping[str, Mapping[str, str]],
     exhaustive: bool = False,
+    with_space: bool = True,
 ) -> list[CountyImpact]:
     """For every county (id → its file map) that extends the template: old vs new template."""
     template = template_id(head_template)
@@ -66,6 +67,6 @@ def template_impact(
             continue
         old = Runtime.from_files(rebase(files, base_template), f"{county} on the base template", cache_size=0)
         new = Runtime.from_files(rebase(files, head_template), f"{county} on the head template", cache_size=0)
-        result = impact(old.policy, old.decide, new.policy, new.decide, exhaustive=exhaustive)
+        result = impact(old.policy, old.decide, new.policy, new.decide, with_space=with_space, exhaustive=exhaustive)
         out.append(CountyImpact(county, new.policy.manifest.jurisdiction, result))
     return out

@@ -148,3 +148,42 @@ def report(
     typer.echo(f"wrote {out}: {context['total']} scenarios ({counts or 'no results'})")
     if results is None:
         typer.echo(f"note: no results in {cucumber}; run `make test` first", err=True)
+
+
+def lists(
+    township: Annotated[str, typer.Option(help="township or street id")],
+    as_of: Annotated[str | None, typer.Option("--as-of", help="the lists in force on YYYY-MM-DD (default: today)")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="write the three sheets to this .xlsx")] = None,
+    check: Annotated[Path | None, typer.Option("--check", help="read a three-lists workbook back and compare it with the policy", exists=True, dir_okay=False)] = None,
+    policy: PolicyOpt = DEFAULT_POLICY,
+) -> None:
+    """A township's three lists: 基本履职事项, 配合履职事项, 上级部门收回事项 (with 承接部门 and 工作方式)."""
+    from engine.lists_sheet import ListsSheetError, compare_three_lists, export_three_lists, read_three_lists
+    from engine.township_lists import LIST_NAMES, LIST_ZH, three_lists
+
+    loaded = _load(policy)
+    town = loaded.organizations.get(township)
+    if town is None or not town.is_township:
+        raise typer.BadParameter(f"unknown township `{township}`", param_hint="--township")
+    result = three_lists(loaded, township, _day(as_of) or date.today())
+    if check is not None:
+        try:
+            problems = compare_three_lists(loaded, result, read_three_lists(check))
+        except ListsSheetError as exc:
+            typer.echo(f"{check.name}: {exc}", err=True)
+            raise typer.Exit(1) from None
+        for problem in problems:
+            typer.echo(f"{check.name}: {problem}")
+        typer.echo(f"{len(problems)} difference(s) from the policy" if problems else f"{check.name} matches the policy", err=True)
+        raise typer.Exit(1 if problems else 0)
+    if out is not None:
+        counts = export_three_lists(loaded, result, out)
+        typer.echo(f"wrote {out}: " + ", ".join(f"{LIST_ZH[n]} {counts[n]}" for n in LIST_NAMES), err=True)
+        return
+    for name in LIST_NAMES:
+        entries = result.of(name)
+        typer.echo(f"{LIST_ZH[name]} ({len(entries)})")
+        for entry in entries:
+            dept = loaded.organizations[entry.department].name if entry.department else ""
+            tail = f"  {dept}" + (f"  {entry.method}" if entry.method else "") if dept else ""
+            typer.echo(f"  {entry.matter.id}  {entry.matter.name}{tail}")

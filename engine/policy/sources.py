@@ -1,7 +1,8 @@
 """Read a policy directory as it was at a git revision (for `tiaokuai diff --base git:REV`).
 
 `policy_files_at(rev, path, repo)` returns {path relative to the policy dir: text} exactly
-as `engine.policy.load.read_policy_dir` does for a directory on disk, or raises PolicyError.
+as `engine.policy.load.read_policy_dir` does for a directory on disk (with the layers it
+extends, read from sibling directories at the same revision), or raises PolicyError.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import subprocess
 from pathlib import Path, PurePosixPath
 
 from engine.errors import Finding, PolicyError
+from engine.policy.layers import LAYER_MARK, MAX_DEPTH, manifest_of
 from engine.policy.load import SKIP_DIRS
 
 
@@ -25,7 +27,22 @@ def _git(repo: Path, *args: str) -> str:
 
 
 def policy_files_at(rev: str, path: str = "policy", repo: Path | None = None) -> dict[str, str]:
-    """The policy's YAML files under `path` (relative to the repository root) at `rev`."""
+    """The policy's YAML files under `path` (relative to the repository root) at `rev`, and
+    under `@<id>/` those of each layer it extends (engine.layers)."""
+    files = layer_files_at(rev, path, repo)
+    chain = [str((manifest_of(files) or {}).get("id", path))]
+    base = (manifest_of(files) or {}).get("extends")
+    parent = PurePosixPath(path.strip("/") or ".").parent
+    while isinstance(base, str) and base not in chain and len(chain) <= MAX_DEPTH:
+        layer = layer_files_at(rev, str(parent / base), repo)
+        files.update({f"{LAYER_MARK}{base}/{name}": text for name, text in layer.items()})
+        chain.append(base)
+        base = (manifest_of(layer) or {}).get("extends")
+    return files
+
+
+def layer_files_at(rev: str, path: str = "policy", repo: Path | None = None) -> dict[str, str]:
+    """One directory's YAML files under `path` at `rev`."""
     repo = repo or Path.cwd()
     top = Path(_git(repo, "rev-parse", "--show-toplevel").strip())
     root = PurePosixPath(path.strip("/") or ".")
