@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 # var/tokens.yaml (made by `tiaokuai token --tokens-file var/tokens.yaml`) is used when present.
 run: $(STAMP)
 	mkdir -p var
-	$(if $(wildcard var/tokens.yaml),TIAOKUAI_TOKENS_FILE=$${TIAOKUAI_TOKENS_FILE:-var/tokens.yaml}) $(BIN)/tiaokuai serve --host 127.0.0.1 --port 8000
+	$(if $(wildcard var/tokens.yaml),TIAOKUAI_TOKENS_FILE=$${TIAOKUAI_TOKENS_FILE:-var/tokens.yaml}) $(BIN)/tiaokuai serve --host 127.0.0.1 --port 8000 --jurisdictions jurisdictions
 
 # openapi-python-client generates a client in a test (tests/system/test_generated_client.py). It
 # needs typer<0.28 (the CLI pins 0.29), so it gets a venv of its own inside .venv.
@@ -43,9 +43,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy engine api
 
+# A private PostgreSQL (Debian's package, installed if missing; random port, data under var/)
+# joins the decision-log tests and the replicas test; without one they run on SQLite only.
 pytest: $(STAMP)
 	mkdir -p out
-	$(BIN)/pytest --rule-coverage --cucumberjson=out/cucumber.json
+	scripts/with-postgres.sh $(BIN)/pytest --rule-coverage --cucumberjson=out/cucumber.json
 
 # The decision-log tests against a local PostgreSQL (installed with apt-get if missing,
 # on 127.0.0.1:55433, data under var/postgres, stopped afterwards).
@@ -69,6 +71,7 @@ wrk:
 bench: $(STAMP) wrk
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.cases
+	nice -n 10 $(BIN)/python -m bench.province --out bench/province.json
 
 soak: $(STAMP) wrk
 	$(BIN)/python -m bench.soak

@@ -13,7 +13,8 @@ street-office override and one removal), then measures in this one process:
   of those decisions during the reload against before it, and the reload's own time;
 - rulesets: durable_rules' own limit, measured in a child process (`--ruleset-probe`):
   rulesets created until the engine refuses, or the count given, and their memory.
-Prints one JSON document; bench/run.py renders it into bench/results.md.
+Prints one JSON document (`--out` writes it to a file too) and replaces the "A province in
+one process" section of bench/results.md (`--results`).
 """
 
 from __future__ import annotations
@@ -222,6 +223,8 @@ def main() -> None:
     parser.add_argument("--per-county", type=int, default=300, help="decisions timed per county")
     parser.add_argument("--ruleset-probe", type=int, default=20000, help="rulesets to create in the probe (0: skip)")
     parser.add_argument("--seed", type=int, default=14)
+    parser.add_argument("--out", type=Path, help="also write the JSON here")
+    parser.add_argument("--results", type=Path, default=ROOT / "bench" / "results.md", help="markdown file whose province section is replaced")
     args = parser.parse_args()
     rng = random.Random(args.seed)
     with tempfile.TemporaryDirectory(prefix="tk-province-") as tmp:
@@ -248,7 +251,55 @@ def main() -> None:
         }
     if args.ruleset_probe:
         out["ruleset_probe"] = [ruleset_probe(args.ruleset_probe, 1), ruleset_probe(max(args.ruleset_probe // 20, 1), 100)]
-    print(json.dumps(out, ensure_ascii=False, indent=1))
+    out["command"] = " ".join(["python -m bench.province", *sys.argv[1:]])
+    text = json.dumps(out, ensure_ascii=False, indent=1)
+    print(text)
+    if args.out:
+        args.out.write_text(text + "\n", encoding="utf-8")
+    if args.results:
+        update_results(args.results, render(out))
+
+
+START, END = "<!-- province:start -->", "<!-- province:end -->"
+
+
+def render(r: dict[str, Any]) -> str:
+    d, rl = r["decide"], r["reload"]
+    lines = [
+        START,
+        "## A province in one process (`python -m bench.province`)",
+        "",
+        f"{r['counties']} counties × {r['matters_per_county']} matters × {r['townships_per_county']} townships, "
+        f"every county a layer over one template, all in one process (`{r['command']}`).",
+        "",
+        "| measure | value |",
+        "|---|---|",
+        f"| load, check, compile, register all counties | {r['load_s']} s ({r['load_ms_per_county']} ms per county) |",
+        f"| RSS before → after | {r['rss_before_mb']} → {r['rss_after_mb']} MB ({r['rss_mb_per_county']} MB per county) |",
+        f"| durable_rules rulesets registered | {r['rulesets']} |",
+        f"| decision p50, median county / worst county | {d['p50_us_median']} / {d['p50_us_worst']} µs |",
+        f"| decision p99, median county / worst county | {d['p99_us_median']} / {d['p99_us_worst']} µs |",
+        f"| reload one county (child compile-check + swap) | {rl['reload_ms']} ms, new lead `{rl['new_lead']}` |",
+        f"| other counties' decisions during that reload | {rl['decisions_during']}, errors {rl['errors_during']} |",
+        f"| their p50 / p99 before → during the reload | {rl['baseline_p50_us']} / {rl['baseline_p99_us']} µs → "
+        f"{rl['during_p50_us']} / {rl['during_p99_us']} µs (max {rl['during_max_ms']} ms) |",
+    ]
+    for probe in r.get("ruleset_probe", []):
+        lines.append(
+            f"| rulesets of {probe['rules_per_ruleset']} rule(s) created in a fresh process | {probe.get('created')} "
+            f"in {probe.get('seconds')} s, {probe.get('kb_per_ruleset')} KB each, refused: {probe.get('refused_with') or 'no'} |"
+        )
+    lines += ["", END]
+    return "\n".join(lines)
+
+
+def update_results(path: Path, section: str) -> None:
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    if START in text and END in text:
+        text = text[: text.index(START)] + section + text[text.index(END) + len(END) :]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    path.write_text(text, encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -65,11 +65,11 @@ def database() -> Iterator[str]:
 def _replica(url: str, port: int, tmp: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, "TIAOKUAI_DATABASE_URL": url, "TIAOKUAI_DECISION_CACHE": "0"}
     cli = [sys.executable, "-c", "from api.cli import main; main()"]
-    log = (tmp / f"replica-{port}.log").open("wb")
-    return subprocess.Popen(
-        [*cli, "serve", "--policy", str(ROOT / "policy"), "--jurisdictions", str(ROOT / "jurisdictions"), "--port", str(port)],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )
+    with (tmp / f"replica-{port}.log").open("wb") as log:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen(
+            [*cli, "serve", "--policy", str(ROOT / "policy"), "--jurisdictions", str(ROOT / "jurisdictions"), "--port", str(port)],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
 
 
 def test_two_replicas_one_killed_every_acknowledged_decision_is_logged(database: str, tmp_path: Path) -> None:
@@ -79,6 +79,7 @@ def test_two_replicas_one_killed_every_acknowledged_decision_is_logged(database:
         for port in ports:
             _wait(f"http://127.0.0.1:{port}/healthz", time.monotonic() + 60)
         acknowledged: dict[str, bytes] = {}
+        answered_by: dict[int, int] = {port: 0 for port in ports}
         failures: list[str] = []
         sent = 0
         lock = threading.Lock()
@@ -97,6 +98,7 @@ def test_two_replicas_one_killed_every_acknowledged_decision_is_logged(database:
                         raw = response.read()
                     with lock:
                         acknowledged[json.loads(raw)["decision_id"]] = raw
+                        answered_by[port] += 1
                 except (urllib.error.URLError, ConnectionError, TimeoutError, OSError) as exc:
                     with lock:
                         failures.append(f"{port}: {exc}")
@@ -113,6 +115,7 @@ def test_two_replicas_one_killed_every_acknowledged_decision_is_logged(database:
             t.join(timeout=300)
         assert killed.is_set() and replicas[0].wait(timeout=10) == -signal.SIGKILL
         assert failures, "requests to the killed replica must fail after the kill"
+        assert all(answered_by.values()), f"both replicas must have answered: {answered_by}"
         assert len(acknowledged) >= CLIENTS * REQUESTS_PER_CLIENT // 2, f"too few answers: {len(acknowledged)}, {failures[:3]}"
 
         log = open_log(database)

@@ -192,11 +192,24 @@ def test_a_failed_commit_acknowledges_nothing(decision_log: DecisionLog, seed_ru
     assert decision_log.verify().ok
 
 
+def _head_revision() -> str:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from engine.store import MIGRATIONS
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    head = ScriptDirectory.from_config(config).get_current_head()
+    assert head is not None
+    return head
+
+
 def test_migrations_are_idempotent_and_recorded(log_url: str) -> None:
     for _ in range(2):
         log = open_log(log_url)
         with log.db.connect() as conn:
-            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0003"
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == _head_revision()
         log.close()
 
 
@@ -302,3 +315,30 @@ def test_coroutines_hear_of_a_failed_commit(log_url: str, seed_runtime: Runtime)
             asyncio.run(log.append("lead", {}, {}, seed_runtime.policy))
     finally:
         log.close()
+
+
+def test_each_jurisdiction_has_its_own_chain(decision_log: DecisionLog, seed_runtime: Runtime) -> None:
+    from engine.load import load_policy
+    from tests.conftest import JURISDICTIONS
+
+    county = load_policy(JURISDICTIONS / "kecheng")
+    records = [decision_log.log("lead", {"i": i}, {"r": i}, county if i % 2 else seed_runtime.policy) for i in range(6)]
+    assert [r.seq for r in records] == [1, 2, 3, 4, 5, 6]  # one numbering for the database
+    assert records[2].prev_hash == records[0].hash and records[3].prev_hash == records[1].hash  # one chain per policy id
+    assert records[0].prev_hash == records[1].prev_hash == "0" * 64
+    verification = decision_log.verify()
+    assert verification.ok and verification.chains == {"qujiang": 3, "kecheng": 3}
+
+
+def test_a_record_moved_to_another_chain_breaks_it(decision_log: DecisionLog, seed_runtime: Runtime) -> None:
+    from engine.load import load_policy
+    from tests.conftest import JURISDICTIONS
+
+    county = load_policy(JURISDICTIONS / "kecheng")
+    for i in range(4):
+        decision_log.log("lead", {"i": i}, {}, county if i % 2 else seed_runtime.policy)
+    drop_append_only_triggers(decision_log.db)
+    with decision_log.db.begin() as conn:
+        conn.execute(text("UPDATE decisions SET policy_id = 'qujiang' WHERE seq = 4"))
+    broken = decision_log.verify().broken
+    assert broken is not None and broken.seq == 4
