@@ -215,6 +215,34 @@ print(json.dumps({{"rules_per_ruleset": {rules}, "created": n, "refused_with": e
     return result
 
 
+def ruleset_churn(cycles: int) -> dict[str, Any]:
+    """In a child process: create and delete a ruleset `cycles` times. durable_rules keeps its
+    rulesets in a process-wide table of 131,072 handles (src/rules/rules.h MAX_HANDLES);
+    more cycles than that without a refusal shows a deleted ruleset's handle is reused,
+    so reloads never exhaust the table."""
+    code = f"""
+import json, time
+from durable import engine as de
+c = de.durable_rules_engine
+def rss():
+    for line in open('/proc/self/status'):
+        if line.startswith('VmRSS'): return int(line.split()[1]) / 1024
+defn = json.dumps({{"r": {{"all": [{{"m": {{"$and": [{{"$ex": {{"decision_id": 1}}}}, {{"matter": "M"}}]}}}}]}}}})
+r0, t, n, err = rss(), time.perf_counter(), 0, None
+try:
+    for i in range({cycles}):
+        c.delete_ruleset(c.create_ruleset(f"rs{{i}}", defn)); n += 1
+except Exception as exc:
+    err = str(exc)
+print(json.dumps({{"cycles": n, "refused_with": err, "seconds": round(time.perf_counter() - t, 1), "rss_mb": round(rss() - r0, 1)}}))
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=1800, check=False)
+    if done.returncode != 0:
+        return {"cycles": 0, "error": (done.stderr.strip().splitlines() or ["?"])[-1], "exit": done.returncode}
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--counties", type=int, default=90)
@@ -251,6 +279,7 @@ def main() -> None:
         }
     if args.ruleset_probe:
         out["ruleset_probe"] = [ruleset_probe(args.ruleset_probe, 1), ruleset_probe(max(args.ruleset_probe // 20, 1), 100)]
+        out["ruleset_churn"] = ruleset_churn(140_000)
     out["command"] = " ".join(["python -m bench.province", *sys.argv[1:]])
     text = json.dumps(out, ensure_ascii=False, indent=1)
     print(text)
@@ -288,6 +317,12 @@ def render(r: dict[str, Any]) -> str:
         lines.append(
             f"| rulesets of {probe['rules_per_ruleset']} rule(s) created in a fresh process | {probe.get('created')} "
             f"in {probe.get('seconds')} s, {probe.get('kb_per_ruleset')} KB each, refused: {probe.get('refused_with') or 'no'} |"
+        )
+    churn = r.get("ruleset_churn")
+    if churn:
+        lines.append(
+            f"| create + delete one ruleset, repeated (handle table: 131,072) | {churn.get('cycles')} cycles in {churn.get('seconds')} s, "
+            f"RSS +{churn.get('rss_mb')} MB, refused: {churn.get('refused_with') or 'no'} |"
         )
     lines += ["", END]
     return "\n".join(lines)
