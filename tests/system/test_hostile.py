@@ -131,7 +131,7 @@ def test_a_body_just_under_the_limit_is_decided(hostile_client: TestClient, engi
 def test_unknown_query_parameter_is_rejected(hostile_client: TestClient) -> None:
     r = hostile_client.get("/v1/matters", params={"domian": "water"})
     assert r.status_code == 422
-    assert r.json()["error"] == {"code": "unknown_parameter", "message": "unknown query parameter `domian`", "field": "domian", "hint": "known: as_of, domain, limit, offset, q"}
+    assert r.json()["error"] == {"code": "unknown_parameter", "message": "unknown query parameter `domian`", "field": "domian", "hint": "known: as_of, domain, jurisdiction, limit, offset, q"}
 
 
 def test_wrong_method_names_the_allowed_ones(hostile_client: TestClient) -> None:

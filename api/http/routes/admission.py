@@ -34,7 +34,7 @@ EXAMPLES: dict[str, Any] = {
     "/admission-reviews",
     summary="Review a task before it enters the grid",
     response_model=AdmissionReviewV1,
-    responses={422: {"model": ErrorV1}, 400: {"model": ErrorV1}, 503: {"model": ErrorV1}},
+    responses={422: {"model": ErrorV1}, 400: {"model": ErrorV1}, 404: {"model": ErrorV1}, 503: {"model": ErrorV1}},
 )
 async def admission_review(
     served: JurisdictionsDep,

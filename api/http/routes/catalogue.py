@@ -31,7 +31,7 @@ def matter_view(policy: Policy, matter: Matter) -> dict[str, Any]:
     return item
 
 
-@router.get("/matters", response_model=ItemsV1, summary="Search the responsibility list")
+@router.get("/matters", response_model=ItemsV1, summary="Search the responsibility list", responses={404: {"model": ErrorV1}})
 async def list_matters(
     runtime: RuntimeDep,
     q: Annotated[str | None, Query(max_length=200, description="an id or id prefix, a word or a whole ticket sentence: ranked by intake's matcher", examples=["偷挖河沙"])] = None,
@@ -74,7 +74,7 @@ def _named_matters(tests: dict[str, Any]) -> tuple[Any, ...]:
     return value if isinstance(value, tuple) else (value,)
 
 
-@router.get("/organizations", response_model=ItemsV1, summary="Departments, townships, teams and other bodies")
+@router.get("/organizations", response_model=ItemsV1, summary="Departments, townships, teams and other bodies", responses={404: {"model": ErrorV1}})
 async def list_organizations(
     runtime: RuntimeDep,
     kind: Annotated[str | None, Query(max_length=32, examples=["township"])] = None,

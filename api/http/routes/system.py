@@ -38,7 +38,7 @@ def policy_info(runtime: RuntimeDep) -> dict[str, Any]:
     response_model=PolicyInfoV1,
     summary="The active policy",
     dependencies=dependency("list:read"),  # checks the configuration on each call (not a hot path)
-    responses={401: {"model": ErrorV1}, 403: {"model": ErrorV1}},
+    responses={401: {"model": ErrorV1}, 403: {"model": ErrorV1}, 404: {"model": ErrorV1}},
 )
 async def get_policy(runtime: RuntimeDep) -> dict[str, Any]:
     return policy_info(runtime)
@@ -47,7 +47,7 @@ async def get_policy(runtime: RuntimeDep) -> dict[str, Any]:
 @router.get(
     "/healthz",
     summary="Liveness, the active policy digest, and whether decisions can be logged",
-    responses={200: {"description": "`ok`"}, 503: {"description": "`degraded`: the decision log cannot commit, or a checkpoint was not written"}},
+    responses={200: {"description": "`ok`"}, 404: {"model": ErrorV1}, 503: {"description": "`degraded`: the decision log cannot commit, or a checkpoint was not written"}},
 )
 async def healthz(request: Request, runtime: RuntimeDep) -> JSONResponse:
     """200 `ok`; 503 `degraded` while the decision log cannot commit (deciding answers 503
