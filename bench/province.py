@@ -298,8 +298,8 @@ def render(r: dict[str, Any]) -> str:
         START,
         "## A province in one process (`python -m bench.province`)",
         "",
-        f"{r['counties']} counties × {r['matters_per_county']} matters × {r['townships_per_county']} townships, "
-        f"every county a layer over one template, all in one process (`{r['command']}`).",
+        (f"{r['counties']} counties × {r['matters_per_county']} matters × {r['townships_per_county']} townships, "
+        f"every county a layer over one template, all in one process (`{r['command']}`)."),
         "",
         "| measure | value |",
         "|---|---|",
@@ -310,14 +310,14 @@ def render(r: dict[str, Any]) -> str:
         f"| decision p99, median county / worst county | {d['p99_us_median']} / {d['p99_us_worst']} µs |",
         f"| reload one county (child compile-check + swap) | {rl['reload_ms']} ms, new lead `{rl['new_lead']}` |",
         f"| other counties' decisions during that reload | {rl['decisions_during']}, errors {rl['errors_during']} |",
-        f"| their p50 / p99 before → during the reload | {rl['baseline_p50_us']} / {rl['baseline_p99_us']} µs → "
-        f"{rl['during_p50_us']} / {rl['during_p99_us']} µs (max {rl['during_max_ms']} ms) |",
+        (f"| their p50 / p99 before → during the reload | {rl['baseline_p50_us']} / {rl['baseline_p99_us']} µs → "
+        f"{rl['during_p50_us']} / {rl['during_p99_us']} µs (max {rl['during_max_ms']} ms) |"),
     ]
-    for probe in r.get("ruleset_probe", []):
-        lines.append(
-            f"| rulesets of {probe['rules_per_ruleset']} rule(s) created in a fresh process | {probe.get('created')} "
-            f"in {probe.get('seconds')} s, {probe.get('kb_per_ruleset')} KB each, refused: {probe.get('refused_with') or 'no'} |"
-        )
+    lines += [
+        f"| rulesets of {probe['rules_per_ruleset']} rule(s) created in a fresh process | {probe.get('created')} "
+        f"in {probe.get('seconds')} s, {probe.get('kb_per_ruleset')} KB each, refused: {probe.get('refused_with') or 'no'} |"
+        for probe in r.get("ruleset_probe", [])
+    ]
     churn = r.get("ruleset_churn")
     if churn:
         lines.append(

@@ -10,7 +10,6 @@ unknown), as `sheet, row: problem` lines: an empty list means the sheet matches 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 from typing import IO
 
@@ -96,7 +95,7 @@ def read_three_lists(path: Path | IO[bytes]) -> list[SheetRow]:
         title = LIST_ZH[name]
         if title not in wb.sheetnames:
             raise ListsSheetError(f"the workbook has no sheet `{title}`")
-        ws: Worksheet = wb[title]  # type: ignore[assignment]
+        ws: Worksheet = wb[title]
         values = list(ws.iter_rows(values_only=True))
         header = [str(v) if v is not None else "" for v in (values[HEADER_ROW - 1] if len(values) >= HEADER_ROW else ())]
         missing = [c for c in COLUMNS[name] if c not in header]

@@ -79,7 +79,7 @@ def test_two_replicas_one_killed_every_acknowledged_decision_is_logged(database:
         for port in ports:
             _wait(f"http://127.0.0.1:{port}/healthz", time.monotonic() + 60)
         acknowledged: dict[str, bytes] = {}
-        answered_by: dict[int, int] = {port: 0 for port in ports}
+        answered_by: dict[int, int] = dict.fromkeys(ports, 0)
         failures: list[str] = []
         sent = 0
         lock = threading.Lock()

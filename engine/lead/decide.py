@@ -103,7 +103,7 @@ class Prepared:
         self.list_order = len(policy.rules)
         self.list_clauses = {m.id: _list_clause(policy, m, self.list_order) for m in policy.matters.values()}
         # (matter id, township kind) → the list default for street offices or towns that differ
-        self.variant_clauses = {
+        self.variant_clauses: dict[tuple[str, str], Clause] = {
             (m.id, v.township_kind): _list_clause(policy, m, self.list_order, v.township_kind)
             for m in policy.matters.values()
             for v in m.variants

@@ -86,8 +86,9 @@ def manifest_of(files: Mapping[str, str]) -> dict[str, Any] | None:
             data = yaml.load(files[name], Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506 - safe
         except yaml.YAMLError:
             continue
-        if isinstance(data, dict) and isinstance(data.get("policy"), dict):
-            return data["policy"]
+        manifest = data.get("policy") if isinstance(data, dict) else None
+        if isinstance(manifest, dict):
+            return manifest
     return None
 
 
@@ -245,12 +246,12 @@ def resolve(
                 _apply_override(out, layer_id, override, loc, own_ids)
             for position, removal in enumerate(p.model.removals):
                 loc = Location(p.name, lines.get((p.name, "removals", position)))
-                key = _find(out, removal.id)
-                if key is None or key in own_ids:
-                    out.findings.append(_not_inherited("removal_missing", removal.id, loc, out, key in own_ids if key else False))
+                found = _find(out, removal.id)
+                if found is None or found in own_ids:
+                    out.findings.append(_not_inherited("removal_missing", removal.id, loc, out, found in own_ids if found else False))
                     continue
-                out.items[key[0]].pop(key[1])
-                out.removed[key] = Change(layer_id, "remove", loc, basis=removal.basis, note=removal.note)
+                out.items[found[0]].pop(found[1])
+                out.removed[found] = Change(layer_id, "remove", loc, basis=removal.basis, note=removal.note)
             if p.model.policy is not None:
                 _merge_manifest(out, p.model.policy, p.name)
     _check_removals(out)
@@ -391,7 +392,8 @@ def _clause_refs(item: object) -> set[str]:
     return set()
 
 
-def layer_record(layer_id: str, manifest: LayerManifest, files: Mapping[str, str], digest: str) -> Layer:
+def layer_record(layer_id: str, manifest: LayerManifest, digest: str) -> Layer:
+    """The chain entry of one layer: `layer_id` is its key in the file map ("" for the own one)."""
     return Layer(
         id=manifest.id,
         title=manifest.title,

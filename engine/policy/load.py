@@ -403,7 +403,7 @@ def _layered(files: dict[str, str], order: list[str]) -> Policy:
             if model.grid_admission is not None:
                 settings.append((name, PolicyFile(grid_admission=model.grid_admission)))
         layers.append((manifest.id, [Parsed(name, model) for name, model in parsed]))
-        records.append(layer_record(key, manifest, groups[key], digest_files(groups[key])))
+        records.append(layer_record(key, manifest, digest_files(groups[key])))
     if findings:
         raise PolicyError(findings)
     resolution = resolve(layers, item_locations, lines)
