@@ -34,9 +34,9 @@ from typing import Any
 
 import yaml
 
-from engine.decision import Case
 from engine.jurisdictions import Jurisdictions
-from engine.load import read_layer_dir
+from engine.lead.decision import Case
+from engine.policy.load import read_layer_dir
 from engine.reload import reload_policy
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -20,26 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from engine.errors import Finding, PolicyError, TiaokuaiError
-from engine.layers import MANIFEST_FILE, manifest_of
-from engine.load import read_layer_dir
+from engine.errors import Finding, PolicyError, UnknownJurisdiction
+from engine.policy.layers import MANIFEST_FILE, manifest_of
+from engine.policy.load import read_layer_dir
+from engine.policy.validate import suggest
 from engine.runtime import Runtime
-from engine.validate import suggest
-
-
-class UnknownJurisdiction(TiaokuaiError):
-    """A request named a jurisdiction this process does not serve."""
-
-    def __init__(self, name: str, known: list[str]) -> None:
-        self.name = name
-        self.known = known
-        super().__init__(f"unknown jurisdiction `{name}`")
-
-    @property
-    def hint(self) -> str:
-        near = suggest(self.name, self.known)
-        served = "served: " + ", ".join(self.known)
-        return f"{near}; {served}" if near else served
 
 
 def county_dirs(root: Path) -> list[Path]:
@@ -98,7 +83,10 @@ class Jurisdictions:
             return self.runtimes[self.default]
         runtime = self.runtimes.get(jurisdiction)
         if runtime is None:
-            raise UnknownJurisdiction(jurisdiction, list(self.runtimes))
+            known = list(self.runtimes)
+            near = suggest(jurisdiction, known)
+            served = "served: " + ", ".join(known)
+            raise UnknownJurisdiction(jurisdiction, known, f"{near}; {served}" if near else served)
         return runtime
 
     def source(self, jurisdiction: str | None = None) -> Path:

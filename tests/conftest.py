@@ -49,7 +49,7 @@ def record_layer(county: str, clause: str, action: str, township_kind: str | Non
 def layer_changes() -> list[str]:
     """Every change a served county makes to its template: overrides, removals, additions."""
     from engine.jurisdictions import county_dirs
-    from engine.layers import CLAUSE_SECTIONS
+    from engine.policy.layers import CLAUSE_SECTIONS
 
     keys: list[str] = []
     for directory in county_dirs(JURISDICTIONS):

@@ -5,7 +5,7 @@ Layers, lowest first (a module may import its own package and any lower layer, n
 one or a sibling package of its own layer):
 
     errors, version  ←  policy  ←  rules, intake  ←  lead, admission, listing  ←  analysis, log  ←  cases
-                     ←  runtime, reload, replay (engine/*.py)  ←  api
+                     ←  runtime, reload, replay, jurisdictions (engine/*.py)  ←  api
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ LAYERS: dict[str, int] = {
     "lead": 3, "admission": 3, "listing": 3,
     "analysis": 4, "log": 4,
     "cases": 5,
-    "runtime": 6, "reload": 6, "replay": 6, "impact": 6,
+    "runtime": 6, "reload": 6, "replay": 6, "impact": 6, "jurisdictions": 6,
 }  # fmt: skip
-TOP_LEVEL = {"runtime", "reload", "replay", "impact"}  # one layer, one "package": they may import each other
+TOP_LEVEL = {"runtime", "reload", "replay", "impact", "jurisdictions"}  # one layer, one "package": they may import each other
 
 
 def _module_name(path: Path) -> str:

@@ -29,6 +29,7 @@ app.command("import")(listing.import_)
 app.command()(listing.report)
 app.command()(token.token)
 app.command()(wait.wait)
+app.command()(listing.lists)
 
 
 def main() -> None:

@@ -158,8 +158,15 @@ def lists(
     policy: PolicyOpt = DEFAULT_POLICY,
 ) -> None:
     """A township's three lists: 基本履职事项, 配合履职事项, 上级部门收回事项 (with 承接部门 and 工作方式)."""
-    from engine.lists_sheet import ListsSheetError, compare_three_lists, export_three_lists, read_three_lists
-    from engine.township_lists import LIST_NAMES, LIST_ZH, three_lists
+    from engine import ListsSheetError
+    from engine.listing import (
+        LIST_NAMES,
+        LIST_ZH,
+        compare_three_lists,
+        export_three_lists,
+        read_three_lists,
+        three_lists,
+    )
 
     loaded = _load(policy)
     town = loaded.organizations.get(township)
@@ -171,11 +178,11 @@ def lists(
             problems = compare_three_lists(loaded, result, read_three_lists(check))
         except ListsSheetError as exc:
             typer.echo(f"{check.name}: {exc}", err=True)
-            raise typer.Exit(1) from None
+            raise typer.Exit(ExitCode.FINDINGS) from None
         for problem in problems:
             typer.echo(f"{check.name}: {problem}")
         typer.echo(f"{len(problems)} difference(s) from the policy" if problems else f"{check.name} matches the policy", err=True)
-        raise typer.Exit(1 if problems else 0)
+        raise typer.Exit(ExitCode.FINDINGS if problems else ExitCode.OK)
     if out is not None:
         counts = export_three_lists(loaded, result, out)
         typer.echo(f"wrote {out}: " + ", ".join(f"{LIST_ZH[n]} {counts[n]}" for n in LIST_NAMES), err=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -16,6 +17,7 @@ def serve(
     port: Annotated[int, typer.Option(help="port")] = 8000,
     supervise: Annotated[bool, typer.Option(help="run the worker under a supervisor that restarts it if it crashes")] = True,
     access_log: Annotated[bool, typer.Option(help="log one line per request")] = True,
+    jurisdictions: Annotated[Path | None, typer.Option(help="also serve every county policy under this directory (or TIAOKUAI_JURISDICTIONS)")] = None,
 ) -> None:
     """Serve the HTTP API with uvicorn (supervised: an engine crash restarts the worker)."""
     import uvicorn
@@ -24,6 +26,8 @@ def serve(
     from api.settings import Settings
 
     os.environ["TIAOKUAI_POLICY"] = str(policy)
+    if jurisdictions is not None:
+        os.environ["TIAOKUAI_JURISDICTIONS"] = str(jurisdictions)
     try:
         Settings.from_env()  # a bad configuration stops here, once, not in a restart loop
     except ValueError as exc:

@@ -236,11 +236,11 @@ def three_lists_page(request: Request, runtime: RuntimeDep) -> HTMLResponse:
     try:
         day = date.fromisoformat(raw_day) if raw_day else today()
     except ValueError:
-        day, error = today(), PageError("invalid_date", f"`{raw_day}` is not a date", "as_of", "use YYYY-MM-DD")
+        day, error = today(), PageError(ErrorCode.INVALID_DATE, f"`{raw_day}` is not a date", "as_of", "use YYYY-MM-DD")
     town = policy.organizations.get(wanted)
     if town is None or not town.is_township:
         town = None
-        error = error or PageError("unknown_township", f"unknown township `{wanted}`", "township", suggest(wanted, [t.id for t in townships]))
+        error = error or PageError(ErrorCode.UNKNOWN_TOWNSHIP, f"unknown township `{wanted}`", "township", suggest(wanted, [t.id for t in townships]))
     elif error is None:
         lists = three_lists(policy, town.id, day).to_dict(policy)
     return _page("three_lists.html", 404 if town is None else 200, nav="lists", policy=policy, townships=townships,

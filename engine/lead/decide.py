@@ -43,7 +43,7 @@ class Clause:
     order: int
     outcome: Assignment
     basis: tuple[Basis, ...]
-    layers: tuple[Change, ...] = ()  # the layers that shaped it (engine.layers), when layered
+    layers: tuple[Change, ...] = ()  # the layers that shaped it (engine.policy.layers), when layered
 
     @cached_property
     def rank(self) -> tuple[int, int]:

@@ -99,7 +99,7 @@ class Policy:
     calendar: Calendar | None = None  # the official calendar of holidays and swapped working days
     calendar_file: str | None = None
     recalls: tuple[Recall, ...] = ()
-    # Layering (engine.layers): the chain from the outermost template to this policy's own
+    # Layering (engine.policy.layers): the chain from the outermost template to this policy's own
     # layer; empty for a policy that extends nothing. `history` holds, per clause, the
     # layer that defined it and every later override; `removed` the clauses left out.
     layers: tuple[Layer, ...] = ()

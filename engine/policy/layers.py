@@ -6,7 +6,7 @@ Contract:
   `template: true` is only ever extended, never served.
 - A policy's file map keeps its own files under their paths and each extended layer's
   files under `@<layer id>/<path>`, so a stored policy version holds every layer and
-  replays alone (`split_layers`, `read_layered_dir`).
+  replays alone (`split_layers`; `engine.policy.load.read_layered_dir` reads them).
 - Resolution runs from the outermost layer inward. A later layer may
   * add clauses with new ids (matters, rules, delegations, recalls, grid criteria),
   * name its own bodies and vocabulary: organizations, attributes and grid fields with an
@@ -26,13 +26,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from engine.errors import Finding, PolicyError
+from engine.errors import Finding
+from engine.policy.index import Change, Layer, Location
 from engine.policy.model import (
     Delegation,
     GridCriterion,
@@ -44,7 +44,7 @@ from engine.policy.model import (
     Recall,
     Rule,
 )
-from engine.policy.index import Change, Layer, Location
+from engine.policy.validate import suggest
 
 LAYER_MARK = "@"
 MAX_DEPTH = 8  # province → city → county → … : deeper chains are a mistake
@@ -92,40 +92,11 @@ def manifest_of(files: Mapping[str, str]) -> dict[str, Any] | None:
     return None
 
 
-def read_layered_dir(root: Path, own: dict[str, str]) -> dict[str, str]:
-    """`own` (the files of `root`) plus every layer it extends, under `@<id>/`.
-
-    Raises PolicyError for a missing layer or a cycle; the layers' contents are checked
-    later, when the file map is resolved.
-    """
-    from engine.policy.load import read_layer_dir  # the one directory reader
-
-    files = dict(own)
-    manifest = manifest_of(own) or {}
-    chain = [str(manifest.get("id", root.name))]
-    base = manifest.get("extends")
-    while isinstance(base, str):
-        if base in chain:
-            raise PolicyError([_cycle([*chain, base])])
-        if len(chain) > MAX_DEPTH:
-            raise PolicyError([Finding("extends_cycle", f"`extends` is more than {MAX_DEPTH} layers deep", MANIFEST_FILE)])
-        directory = root.parent / base
-        if not (directory / MANIFEST_FILE).is_file():
-            near = sorted(p.name for p in root.parent.iterdir() if (p / MANIFEST_FILE).is_file())
-            where = _prefix(chain[-1]) if len(chain) > 1 else ""
-            raise PolicyError([_missing(base, f"{where}{MANIFEST_FILE}", near)])
-        layer_files = read_layer_dir(directory)
-        files.update({f"{_prefix(base)}{name}": text for name, text in layer_files.items()})
-        chain.append(base)
-        base = (manifest_of(layer_files) or {}).get("extends")
-    return files
-
-
-def _prefix(layer_id: str) -> str:
+def layer_prefix(layer_id: str) -> str:
     return f"{LAYER_MARK}{layer_id}/"
 
 
-def _cycle(chain: list[str]) -> Finding:
+def cycle_finding(chain: list[str]) -> Finding:
     return Finding(
         "extends_cycle",
         "`extends` makes a cycle: " + " → ".join(f"`{c}`" for c in chain),
@@ -134,9 +105,7 @@ def _cycle(chain: list[str]) -> Finding:
     )
 
 
-def _missing(base: str, file: str, known: list[str]) -> Finding:
-    from engine.policy.validate import suggest
-
+def missing_finding(base: str, file: str, known: list[str]) -> Finding:
     return Finding(
         "extends_missing",
         f"`extends: {base}` names no layer: no sibling directory `{base}` with a {MANIFEST_FILE}",
@@ -166,15 +135,15 @@ def layer_order(files: Mapping[str, str]) -> tuple[list[str], list[Finding]]:
     base = own.get("extends")
     while isinstance(base, str):
         if base in seen:
-            return [], [_cycle([*seen, base])]
+            return [], [cycle_finding([*seen, base])]
         if base not in layers:
-            return [], [_missing(base, MANIFEST_FILE, sorted(k for k in layers if k))]
+            return [], [missing_finding(base, MANIFEST_FILE, sorted(k for k in layers if k))]
         order.append(base)
         seen.append(base)
         base = (manifest_of(layers[base]) or {}).get("extends")
     unused = sorted(set(layers) - set(order))
     if unused:
-        return [], [Finding("extends_missing", f"files for layer `{unused[0]}` that no `extends` names", f"{_prefix(unused[0])}{MANIFEST_FILE}")]
+        return [], [Finding("extends_missing", f"files for layer `{unused[0]}` that no `extends` names", f"{layer_prefix(unused[0])}{MANIFEST_FILE}")]
     return list(reversed(order)), []
 
 
@@ -271,8 +240,6 @@ def _find(out: Resolution, clause_id: str) -> tuple[str, str] | None:
 
 
 def _not_inherited(code: str, clause_id: str, loc: Location, out: Resolution, own: bool) -> Finding:
-    from engine.policy.validate import suggest
-
     verb = "overrides" if code == "override_missing" else "removes"
     if own:
         return Finding(code, f"{verb} `{clause_id}`, which this layer defines itself", loc.file, loc.line, clause_id,
@@ -401,7 +368,7 @@ def layer_record(layer_id: str, manifest: LayerManifest, digest: str) -> Layer:
         version=manifest.version,
         digest=digest,
         template=manifest.template,
-        prefix=_prefix(layer_id) if layer_id else "",
+        prefix=layer_prefix(layer_id) if layer_id else "",
     )
 
 

@@ -20,7 +20,20 @@ from yaml.constructor import SafeConstructor
 from engine.errors import Finding, PolicyError
 from engine.policy.grid import EXTENSION, grid_from_files, validate_grid
 from engine.policy.index import Layer, Location, Policy
-from engine.policy.layers import Parsed, frozen_history, layer_order, layer_record, read_layered_dir, resolve, split_layers
+from engine.policy.layers import (
+    MANIFEST_FILE,
+    MAX_DEPTH,
+    Parsed,
+    cycle_finding,
+    frozen_history,
+    layer_order,
+    layer_prefix,
+    layer_record,
+    manifest_of,
+    missing_finding,
+    resolve,
+    split_layers,
+)
 from engine.policy.lifecycle import validate_cases
 from engine.policy.model import SECTIONS, Manifest, PolicyFile
 from engine.policy.validate import validate_references
@@ -224,9 +237,36 @@ def _hint(error: dict[str, Any]) -> str | None:
     return None
 
 
+def read_layered_dir(root: Path, own: dict[str, str]) -> dict[str, str]:
+    """`own` (the files of `root`) plus every layer it extends, under `@<id>/`.
+
+    Raises PolicyError for a missing layer or a cycle; the layers' contents are checked
+    later, when the file map is resolved.
+    """
+    files = dict(own)
+    manifest = manifest_of(own) or {}
+    chain = [str(manifest.get("id", root.name))]
+    base = manifest.get("extends")
+    while isinstance(base, str):
+        if base in chain:
+            raise PolicyError([cycle_finding([*chain, base])])
+        if len(chain) > MAX_DEPTH:
+            raise PolicyError([Finding("extends_cycle", f"`extends` is more than {MAX_DEPTH} layers deep", MANIFEST_FILE)])
+        directory = root.parent / base
+        if not (directory / MANIFEST_FILE).is_file():
+            near = sorted(p.name for p in root.parent.iterdir() if (p / MANIFEST_FILE).is_file())
+            where = layer_prefix(chain[-1]) if len(chain) > 1 else ""
+            raise PolicyError([missing_finding(base, f"{where}{MANIFEST_FILE}", near)])
+        layer_files = read_layer_dir(directory)
+        files.update({f"{layer_prefix(base)}{name}": text for name, text in layer_files.items()})
+        chain.append(base)
+        base = (manifest_of(layer_files) or {}).get("extends")
+    return files
+
+
 def read_policy_dir(root: Path) -> dict[str, str]:
     """The policy's files as {relative path: text}, with the files of every layer it
-    extends under `@<layer id>/` (engine.layers); raises PolicyError if none can be read."""
+    extends under `@<layer id>/` (engine.policy.layers); raises PolicyError if none can be read."""
     return read_layered_dir(root, read_layer_dir(root))
 
 
@@ -305,7 +345,7 @@ def _complete_manifest(data: dict[str, Any], file: str) -> tuple[Manifest | None
 def policy_from_files(files: dict[str, str]) -> Policy:
     """Build a Policy from file texts (from disk, a stored version or a git revision).
 
-    Files under `@<layer>/` belong to layers this policy extends (engine.layers).
+    Files under `@<layer>/` belong to layers this policy extends (engine.policy.layers).
     """
     order, findings = layer_order(files)
     if findings:

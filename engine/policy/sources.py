@@ -28,7 +28,7 @@ def _git(repo: Path, *args: str) -> str:
 
 def policy_files_at(rev: str, path: str = "policy", repo: Path | None = None) -> dict[str, str]:
     """The policy's YAML files under `path` (relative to the repository root) at `rev`, and
-    under `@<id>/` those of each layer it extends (engine.layers)."""
+    under `@<id>/` those of each layer it extends (engine.policy.layers)."""
     files = layer_files_at(rev, path, repo)
     chain = [str((manifest_of(files) or {}).get("id", path))]
     base = (manifest_of(files) or {}).get("extends")

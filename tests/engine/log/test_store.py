@@ -196,7 +196,7 @@ def _head_revision() -> str:
     from alembic.config import Config
     from alembic.script import ScriptDirectory
 
-    from engine.store import MIGRATIONS
+    from engine.log.store import MIGRATIONS
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
@@ -318,7 +318,7 @@ def test_coroutines_hear_of_a_failed_commit(log_url: str, seed_runtime: Runtime)
 
 
 def test_each_jurisdiction_has_its_own_chain(decision_log: DecisionLog, seed_runtime: Runtime) -> None:
-    from engine.load import load_policy
+    from engine.policy.load import load_policy
     from tests.conftest import JURISDICTIONS
 
     county = load_policy(JURISDICTIONS / "kecheng")
@@ -331,7 +331,7 @@ def test_each_jurisdiction_has_its_own_chain(decision_log: DecisionLog, seed_run
 
 
 def test_a_record_moved_to_another_chain_breaks_it(decision_log: DecisionLog, seed_runtime: Runtime) -> None:
-    from engine.load import load_policy
+    from engine.policy.load import load_policy
     from tests.conftest import JURISDICTIONS
 
     county = load_policy(JURISDICTIONS / "kecheng")

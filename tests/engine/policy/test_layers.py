@@ -1,4 +1,4 @@
-"""Layered policy (engine.layers): resolution, provenance, findings, replay of the file map."""
+"""Layered policy (engine.policy.layers): resolution, provenance, findings, replay of the file map."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.decision import Case
 from engine.errors import PolicyError
-from engine.load import load_policy, policy_from_files, read_policy_dir
+from engine.lead.decision import Case
+from engine.policy.load import load_policy, policy_from_files, read_policy_dir
 from engine.runtime import Runtime
 from tests.conftest import FIXTURES, ROOT
 

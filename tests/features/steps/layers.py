@@ -15,11 +15,11 @@ import pytest
 from pytest_bdd import given, parsers, then, when
 
 from engine.errors import Finding, PolicyError
-from engine.load import load_policy
-from engine.policy import Policy
-from engine.township_lists import LIST_NAMES, LIST_ZH, three_lists
+from engine.listing.township_lists import LIST_NAMES, LIST_ZH, three_lists
+from engine.policy.index import Policy
+from engine.policy.load import load_policy
 from tests.conftest import FIXTURES, JURISDICTIONS, record_layer
-from tests.steps.lead import CaseContext, _split, org_id
+from tests.features.steps.lead import CaseContext, _split, org_id
 
 
 @dataclass

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
+from api.http.app import create_app
 from api.settings import Settings
-from engine.lists_sheet import compare_three_lists, read_three_lists
-from engine.township_lists import three_lists
+from engine.listing.three_sheets import compare_three_lists, read_three_lists
+from engine.listing.township_lists import three_lists
 from tests.conftest import AUDITOR, ROOT
 
 CASE = {"matter": "URB-03", "as_of": "2026-11-01"}
@@ -36,7 +36,7 @@ def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def api(tree: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    from api.auth import AuthConfig
+    from api.tokens import AuthConfig
 
     db = tmp_path_factory.mktemp("db") / "log.sqlite3"
     settings = Settings(tree / "policy", f"sqlite:///{db}", tree / "jurisdictions", auth=AuthConfig.from_env({"TIAOKUAI_TOKENS": TOKENS}))

@@ -24,9 +24,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.store import open_log
+from engine.log.store import open_log
 from tests.conftest import ROOT
-from tests.logdb import pg_schema_url, postgres_url
+from tests.support.logdb import pg_schema_url, postgres_url
 
 pytestmark = pytest.mark.skipif(postgres_url() is None, reason="needs PostgreSQL: make test starts one when it can be installed")
 
@@ -64,7 +64,7 @@ def database() -> Iterator[str]:
 
 def _replica(url: str, port: int, tmp: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, "TIAOKUAI_DATABASE_URL": url, "TIAOKUAI_DECISION_CACHE": "0"}
-    cli = [sys.executable, "-c", "from api.cli import main; main()"]
+    cli = [sys.executable, "-c", "from api.cli.app import main; main()"]
     with (tmp / f"replica-{port}.log").open("wb") as log:  # the child keeps its own copy of the descriptor
         return subprocess.Popen(
             [*cli, "serve", "--policy", str(ROOT / "policy"), "--jurisdictions", str(ROOT / "jurisdictions"), "--port", str(port)],

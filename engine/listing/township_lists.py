@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal
 
-from engine.errors import CaseError
-from engine.model import TEAM_REF, TOWNSHIP_REF, Basis, Matter, Recall, Responsibility
-from engine.policy import Policy
+from engine.errors import CaseError, ErrorCode
+from engine.policy.index import Policy
+from engine.policy.model import TEAM_REF, TOWNSHIP_REF, Basis, Matter, Recall, Responsibility
 
 ListName = Literal["basic", "cooperative", "recalled"]
 LIST_NAMES: tuple[ListName, ...] = ("basic", "cooperative", "recalled")
@@ -102,7 +102,7 @@ def three_lists(policy: Policy, township_id: str, as_of: date) -> ThreeLists:
     """The township's 基本 / 配合 / 收回 lists on `as_of`; CaseError for an unknown township."""
     town = policy.organizations.get(township_id)
     if town is None or not town.is_township:
-        raise CaseError("unknown_township", f"unknown township `{township_id}`", "township")
+        raise CaseError(ErrorCode.UNKNOWN_TOWNSHIP, f"unknown township `{township_id}`", "township")
     kind = town.kind.value
     entries: list[ListEntry] = []
     for matter in policy.matters.values():

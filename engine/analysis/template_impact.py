@@ -1,4 +1,4 @@
-"""The impact of a template change on every county that extends it.
+"""The impact of a template change on every county that extends it (`diff --counties`).
 
 `rebase(county_files, template_files)` is the county's file map with the template layer
 (and the layers the template extends) replaced by other template files. `template_impact`
@@ -10,13 +10,16 @@ changes there.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from engine.diff import Impact, impact
+from engine.analysis.diff import Decide, Impact, impact
 from engine.errors import Finding, PolicyError
-from engine.layers import LAYER_MARK, manifest_of, split_layers
-from engine.runtime import Runtime
+from engine.policy.index import Policy
+from engine.policy.layers import LAYER_MARK, manifest_of, split_layers
+
+# files, a name for messages → the policy and its decide (a Runtime's, in practice)
+Activate = Callable[[dict[str, str], str], tuple[Policy, Decide]]
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,7 @@ def template_impact(
     base_template: Mapping[str, str],
     head_template: Mapping[str, str],
     counties: Mapping[str, Mapping[str, str]],
+    activate: Activate,
     exhaustive: bool = False,
     with_space: bool = True,
 ) -> list[CountyImpact]:
@@ -65,8 +69,8 @@ def template_impact(
     for county, files in counties.items():
         if not extends(files, template):
             continue
-        old = Runtime.from_files(rebase(files, base_template), f"{county} on the base template", cache_size=0)
-        new = Runtime.from_files(rebase(files, head_template), f"{county} on the head template", cache_size=0)
-        result = impact(old.policy, old.decide, new.policy, new.decide, with_space=with_space, exhaustive=exhaustive)
-        out.append(CountyImpact(county, new.policy.manifest.jurisdiction, result))
+        old_policy, old_decide = activate(rebase(files, base_template), f"{county} on the base template")
+        new_policy, new_decide = activate(rebase(files, head_template), f"{county} on the head template")
+        result = impact(old_policy, old_decide, new_policy, new_decide, with_space=with_space, exhaustive=exhaustive)
+        out.append(CountyImpact(county, new_policy.manifest.jurisdiction, result))
     return out

@@ -17,10 +17,10 @@ from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Alignment, Font
 from openpyxl.worksheet.worksheet import Worksheet
 
-from engine.errors import TiaokuaiError
-from engine.listing import render_basis
-from engine.policy import Policy
-from engine.township_lists import LIST_NAMES, LIST_ZH, ListEntry, ListName, ThreeLists
+from engine.errors import ListsSheetError
+from engine.listing.columns import render_basis
+from engine.listing.township_lists import LIST_NAMES, LIST_ZH, ListEntry, ListName, ThreeLists
+from engine.policy.index import Policy
 
 HEADER_ROW = 3
 COLUMNS: dict[ListName, tuple[str, ...]] = {
@@ -29,10 +29,6 @@ COLUMNS: dict[ListName, tuple[str, ...]] = {
     "recalled": ("序号", "事项编号", "事项名称", "承接部门", "工作方式", "乡镇(街道)职责", "依据"),
 }
 WIDTHS = {"序号": 6, "事项编号": 10, "事项名称": 24, "领域": 10, "依据": 40, "工作方式": 36}
-
-
-class ListsSheetError(TiaokuaiError):
-    """The workbook is not a three-lists workbook (a sheet or header is missing)."""
 
 
 @dataclass(frozen=True)

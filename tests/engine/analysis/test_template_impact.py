@@ -1,4 +1,4 @@
-"""A province template change, county by county (engine.template_impact, `diff --counties`)."""
+"""A province template change, county by county (engine.analysis.template_impact, `diff --counties`)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,20 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from api.cli import app
-from engine.load import read_layer_dir, read_policy_dir
-from engine.template_impact import rebase, template_impact
+from api.cli.app import app
+from engine.analysis.diff import Decide
+from engine.analysis.template_impact import rebase, template_impact
+from engine.policy.index import Policy
+from engine.policy.load import read_layer_dir, read_policy_dir
+from engine.runtime import Runtime
 from tests.conftest import ROOT
 
 JURISDICTIONS = ROOT / "jurisdictions"
+
+
+def _activate(files: dict[str, str], source: str) -> tuple[Policy, Decide]:
+    runtime = Runtime.from_files(files, source, cache_size=0)
+    return runtime.policy, runtime.decide
 
 
 def _changed_template(tmp_path: Path) -> Path:
@@ -40,7 +48,7 @@ def test_rebase_swaps_only_the_template_layer() -> None:
 def test_a_template_change_reaches_the_counties_that_inherit_it(tmp_path: Path) -> None:
     head = _changed_template(tmp_path)
     counties = {c: read_policy_dir(JURISDICTIONS / c) for c in ("kecheng", "shili")}
-    results = {r.county: r for r in template_impact(read_layer_dir(JURISDICTIONS / "zhejiang"), read_layer_dir(head), counties)}
+    results = {r.county: r for r in template_impact(read_layer_dir(JURISDICTIONS / "zhejiang"), read_layer_dir(head), counties, _activate)}
     kecheng, shili = results["kecheng"].impact, results["shili"].impact
     assert kecheng.changes and {c.case.matter for c in kecheng.changes} == {"WAT-02"}
     assert all(c.after.lead == "nrp" for c in kecheng.changes)
