@@ -71,7 +71,8 @@ def verify(db: DbOpt = None, key: KeyOpt = None, checkpoints: CheckpointsOpt = N
         found = None if problem is None else {"line": problem.line, "count": problem.checkpoint.count, "time": problem.checkpoint.time, "reason": problem.reason}
         case_events = {"records": events, "head": events_head, "broken": None if events_broken is None else events_broken.__dict__}
         echo_json({"ok": result.ok and problem is None and events_broken is None, "records": result.records, "policies": result.policies,
-                   "head": result.head, "broken": broken, "checkpoints": checked, "checkpoint_problem": found, "case_events": case_events})
+                   "head": result.head, "broken": broken, "checkpoints": checked, "checkpoint_problem": found, "case_events": case_events,
+                   "chains": dict(result.chains)})
     elif result.broken is not None:
         b = result.broken
         what = f"record #{b.seq} ({b.id})" if b.seq else f"policy version {b.id}"
@@ -83,6 +84,8 @@ def verify(db: DbOpt = None, key: KeyOpt = None, checkpoints: CheckpointsOpt = N
     else:
         anchor = f"{checked} signed checkpoints hold" if anchored else "no signed checkpoints (deletion of the newest records and re-chaining cannot be seen)"
         typer.echo(f"ok: {result.records} records, chain intact, head {result.head[:16]}, {result.policies} policy versions; {anchor}")
+        if len(result.chains) > 1:  # one hash chain per jurisdiction in this log
+            typer.echo("chains: " + ", ".join(f"{name} {count}" for name, count in sorted(result.chains.items())))
     if not as_json:
         if events_broken is None:
             typer.echo(f"ok: {events} case events, chain intact, head {events_head[:16]}")

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from yaml.constructor import SafeConstructor
 
 from engine.errors import Finding, PolicyError
-from engine.policy.grid import EXTENSION, grid_from_files, validate_grid
+from engine.policy.grid import EXTENSION, GridPolicy, grid_from_files, validate_grid
 from engine.policy.index import Layer, Location, Policy
 from engine.policy.layers import (
     MANIFEST_FILE,
@@ -381,11 +381,7 @@ def _single_layer(files: dict[str, str]) -> Policy:
         assert written is not None
         manifest, manifest_findings = _complete_manifest(written.model_dump(by_alias=True, exclude_unset=True), name)
         findings.extend(manifest_findings)
-    grid, grid_findings = grid_from_files(parsed) if not findings else (None, [])
-    findings.extend(grid_findings)
-    if findings:
-        raise PolicyError(findings)
-    assert manifest is not None
+    manifest, grid = _complete(findings, manifest, parsed)
     policy = Policy(
         manifest=manifest,
         organizations={o.id: o for _, m in parsed for o in m.organizations},
@@ -404,6 +400,16 @@ def _single_layer(files: dict[str, str]) -> Policy:
         calendar_file=next(iter(chapters["calendar"]), None),
     )
     return _validated(policy)
+
+
+def _complete(findings: list[Finding], manifest: Manifest | None, parsed: list[tuple[str, PolicyFile]]) -> tuple[Manifest, GridPolicy | None]:
+    """The grid chapter from the parsed files; PolicyError with every finding so far."""
+    grid, grid_findings = grid_from_files(parsed) if not findings else (None, [])
+    findings.extend(grid_findings)
+    if findings:
+        raise PolicyError(findings)
+    assert manifest is not None
+    return manifest, grid
 
 
 def _validated(policy: Policy) -> Policy:
@@ -452,13 +458,9 @@ def _layered(files: dict[str, str], order: list[str]) -> Policy:
     findings.extend(manifest_findings)
     items = resolution.items
     grid_parts = [*settings[-1:], ("<layers>", PolicyFile(grid_fields=tuple(items.get("grid_fields", {}).values()), grid_criteria=tuple(items.get("grid_criteria", {}).values())))]
-    grid, grid_findings = grid_from_files(grid_parts) if not findings else (None, [])
-    findings.extend(grid_findings)
-    if findings:
-        raise PolicyError(findings)
-    assert manifest_model is not None
+    resolved, grid = _complete(findings, manifest_model, grid_parts)
     policy = Policy(
-        manifest=manifest_model,
+        manifest=resolved,
         organizations=dict(items.get("organizations", {})),
         attributes=dict(items.get("attributes", {})),
         matters=dict(items.get("matters", {})),

@@ -19,7 +19,9 @@ from engine.policy.model import (
     TOWNSHIP_REF,
     AttributeType,
     Comparison,
+    Delegation,
     OrgKind,
+    Recall,
 )
 
 if TYPE_CHECKING:
@@ -166,23 +168,18 @@ def _references(policy: Policy) -> Iterator[Finding]:
         for key, test in rule.tests().items():
             yield from _check_test(policy, rule.id, key, test, allowed, locator)
 
-    for delegation in policy.delegations:
-        for index, township in enumerate(delegation.townships):
+    # delegations (赋权) and recalls (收回) name townships and matters the same way
+    scoped: list[tuple[str, Delegation | Recall]] = [("delegations", d) for d in policy.delegations]
+    scoped += [("recalls", r) for r in policy.recalls]
+    for section, item in scoped:
+        if isinstance(item, Recall) and item.receiver not in orgs:
+            yield unknown(section, item.id, "organization", item.receiver, orgs)
+        for index, township in enumerate(item.townships):
             if township not in orgs or not orgs[township].is_township:
-                yield unknown("delegations", delegation.id, "township", township, [t.id for t in policy.townships()], ("townships", index))
-        for index, matter_id in enumerate(delegation.matters):
+                yield unknown(section, item.id, "township", township, [t.id for t in policy.townships()], ("townships", index))
+        for index, matter_id in enumerate(item.matters):
             if matter_id not in policy.matters:
-                yield unknown("delegations", delegation.id, "matter", matter_id, policy.matters, ("matters", index))
-
-    for recall in policy.recalls:
-        if recall.receiver not in orgs:
-            yield unknown("recalls", recall.id, "organization", recall.receiver, orgs)
-        for township in recall.townships:
-            if township not in orgs or not orgs[township].is_township:
-                yield unknown("recalls", recall.id, "township", township, [t.id for t in policy.townships()])
-        for matter_id in recall.matters:
-            if matter_id not in policy.matters:
-                yield unknown("recalls", recall.id, "matter", matter_id, policy.matters)
+                yield unknown(section, item.id, "matter", matter_id, policy.matters, ("matters", index))
 
 
 class _Allowed:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import socket
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -37,3 +39,21 @@ def serve(app: FastAPI) -> Iterator[str]:
         server.should_exit = True
         thread.join(timeout=20)
         sock.close()
+
+
+def free_port() -> int:
+    """A free port on 127.0.0.1 (for a server process the test starts itself)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_until_up(url: str, deadline: float) -> None:
+    """Poll `url` until it answers or `deadline` (time.monotonic) passes."""
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=1).close()
+            return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):  # the supervisor accepts before the worker is up
+            time.sleep(0.1)
+    raise AssertionError(f"server at {url} did not start")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -26,6 +25,7 @@ import pytest
 
 from engine.log.store import open_log
 from tests.conftest import ROOT
+from tests.support.live import free_port, wait_until_up
 from tests.support.logdb import pg_schema_url, postgres_url
 
 pytestmark = pytest.mark.skipif(postgres_url() is None, reason="needs PostgreSQL: make test starts one when it can be installed")
@@ -40,20 +40,6 @@ CASES = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait(url: str, deadline: float) -> None:
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(url, timeout=1).close()
-            return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            time.sleep(0.1)
-    raise AssertionError(f"server at {url} did not start")
 
 
 @pytest.fixture
@@ -73,11 +59,11 @@ def _replica(url: str, port: int, tmp: Path) -> subprocess.Popen[bytes]:
 
 
 def test_two_replicas_one_killed_every_acknowledged_decision_is_logged(database: str, tmp_path: Path) -> None:
-    ports = [_free_port(), _free_port()]
+    ports = [free_port(), free_port()]
     replicas = [_replica(database, port, tmp_path) for port in ports]
     try:
         for port in ports:
-            _wait(f"http://127.0.0.1:{port}/healthz", time.monotonic() + 60)
+            wait_until_up(f"http://127.0.0.1:{port}/healthz", time.monotonic() + 60)
         acknowledged: dict[str, bytes] = {}
         answered_by: dict[int, int] = dict.fromkeys(ports, 0)
         failures: list[str] = []

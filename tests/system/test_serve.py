@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -13,26 +12,11 @@ import urllib.request
 from pathlib import Path
 
 from tests.conftest import FIXTURES, ROOT
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait(url: str, deadline: float) -> None:
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(url, timeout=1).close()
-            return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):  # the supervisor accepts before the worker is up
-            time.sleep(0.1)
-    raise AssertionError(f"server at {url} did not start")
+from tests.support.live import free_port, wait_until_up
 
 
 def test_serve_another_policy_directory(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "TIAOKUAI_DATABASE_URL": f"sqlite:///{tmp_path / 'log.sqlite3'}"}
     cli = [sys.executable, "-c", "from api.cli import main; main()"]
     proc = subprocess.Popen(
@@ -41,7 +25,7 @@ def test_serve_another_policy_directory(tmp_path: Path) -> None:
     )
     try:
         base = f"http://127.0.0.1:{port}"
-        _wait(base + "/healthz", time.monotonic() + 30)
+        wait_until_up(base + "/healthz", time.monotonic() + 30)
         req = urllib.request.Request(
             base + "/v1/cases/lead",
             data=json.dumps({"matter": "HW-01", "township": "haiwan-east", "as_of": "2026-01-01"}).encode(),
