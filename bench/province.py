@@ -266,6 +266,7 @@ def main() -> None:
         rulesets = sum(len(r.active.registration.names) + (1 if r.active.criteria else 0) for r in served)
         out: dict[str, Any] = {
             "counties": len(served),
+            "template_matters": args.matters,
             "matters_per_county": len(served.get(ids[0]).policy.matters),
             "townships_per_county": len(served.get(ids[0]).policy.townships()),
             "load_s": round(load_s, 2),
@@ -298,8 +299,10 @@ def render(r: dict[str, Any]) -> str:
         START,
         "## A province in one process (`python -m bench.province`)",
         "",
-        (f"{r['counties']} counties × {r['matters_per_county']} matters × {r['townships_per_county']} townships, "
-        f"every county a layer over one template, all in one process (`{r['command']}`)."),
+        (f"{r['counties']} counties × {r['matters_per_county']} matters × {r['townships_per_county']} townships "
+         f"(a {r.get('template_matters', '?')}-matter template; each county overrides two clauses and removes one), "
+         f"all in one process (`{r['command']}`). The machine is shared: the load's wall time and the p99s carry "
+         "other jobs' CPU use (load average 4–11 on 2 cores while measuring)."),
         "",
         "| measure | value |",
         "|---|---|",
