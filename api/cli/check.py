@@ -21,7 +21,7 @@ from api.cli.common import DEFAULT_POLICY, ExitCode, PolicyOpt, echo_json
 from engine import Finding, TiaokuaiError
 from engine.analysis import FindingSeverity, Report, check_dir, example_decider
 from engine.lead import Case
-from engine.policy import Policy, suggest, unchanged_since_commit
+from engine.policy import Policy, source_path, suggest, unchanged_since_commit
 
 Echo = Callable[[str], None]
 
@@ -30,7 +30,7 @@ def display_path(policy_dir: Path, file: str | None) -> str:
     """The finding's file as the author would open it from here."""
     if not file:
         return str(policy_dir)
-    path = policy_dir / file
+    path = source_path(policy_dir, file)  # a template's file is in its own directory
     try:
         rel = os.path.relpath(path)
     except ValueError:  # another drive (Windows)

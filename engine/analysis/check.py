@@ -710,8 +710,11 @@ def _observe_supports(policy: Policy, case: Case, decision: Decision, tally: _Ta
         refs = rule.then.supports
         lead = rule.then.lead or ""
     elif winner in policy.matters:
-        refs = policy.matters[winner].supports
-        lead = policy.matters[winner].lead
+        matter = policy.matters[winner]
+        # a street office's or a town's own variant of the matter (engine.policy.layers), if any
+        variant = matter.variant(policy.organizations[case.township].kind.value)
+        refs = variant.supports if variant and variant.supports is not None else matter.supports
+        lead = variant.lead if variant and variant.lead else matter.lead
     else:
         return
     for ref in refs:

@@ -25,6 +25,7 @@ Contract:
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,6 +91,15 @@ def manifest_of(files: Mapping[str, str]) -> dict[str, Any] | None:
         if isinstance(manifest, dict):
             return manifest
     return None
+
+
+def source_path(root: Path, file: str) -> Path:
+    """Where a file of a policy's file map lives on disk: `@zhejiang/x.yaml` is the sibling
+    layer's `zhejiang/x.yaml`, any other name is under `root` itself."""
+    if file.startswith(LAYER_MARK) and "/" in file:
+        layer, _, rest = file[1:].partition("/")
+        return root.parent / layer / rest
+    return root / file
 
 
 def layer_prefix(layer_id: str) -> str:

@@ -38,6 +38,8 @@ REQUESTS: list[tuple[bytes, dict[str, str], str]] = [
     (json.dumps({**CASE, "reference": "引号\"与反斜杠\\"}, ensure_ascii=False).encode(), {"content-type": "application/json; charset=utf-8"}, ""),
     (json.dumps({"township": "zhangtan", "as_of": "2026-11-01"}).encode(), {"content-type": "application/problem+json"}, ""),
     (json.dumps({"matter": "WAT-01", "township": "gaojia", "as_of": "2026-11-01", "attributes": {"site_type": "farmland"}}).encode(), JSON, ""),
+    (json.dumps({**CASE, "jurisdiction": "qujiang"}).encode(), JSON, ""),  # the default jurisdiction named
+    (json.dumps({**CASE, "jurisdiction": "qujang"}).encode(), JSON, ""),  # unknown jurisdiction: 404 listing the served
     (json.dumps({**CASE, "township": "gaojai"}).encode(), JSON, ""),  # unknown township: 422 with a hint
     (json.dumps({**CASE, "attributes": {"site_type": "rivr"}}).encode(), JSON, ""),
     (json.dumps({**CASE, "severity": 2}).encode(), JSON, ""),  # an attribute outside `attributes`
