@@ -14,8 +14,8 @@ from functools import cached_property
 
 from engine.policy.model import (
     Attribute,
-    Calendar,
     Basis,
+    Calendar,
     Delegation,
     Lifecycle,
     Manifest,

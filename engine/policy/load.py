@@ -35,7 +35,7 @@ from engine.policy.layers import (
     split_layers,
 )
 from engine.policy.lifecycle import validate_cases
-from engine.policy.model import SECTIONS, Manifest, PolicyFile
+from engine.policy.model import SECTIONS, Calendar, Lifecycle, Manifest, PolicyFile
 from engine.policy.validate import validate_references
 
 SKIP_DIRS = {"schema"}
@@ -427,6 +427,9 @@ def _layered(files: dict[str, str], order: list[str]) -> Policy:
     item_locations: dict[tuple[str, str, str], Location] = {}
     lines: dict[tuple[str, str, int], int | None] = {}
     settings: list[tuple[str, PolicyFile]] = []
+    # the lifecycle and the calendar: each the innermost layer's whole chapter
+    lifecycle: tuple[Lifecycle, str] | None = None
+    calendar: tuple[Calendar, str] | None = None
     for key in order:
         prefix = f"@{key}/" if key else ""
         layer_files = {prefix + name: text for name, text in groups[key].items()}
@@ -448,6 +451,10 @@ def _layered(files: dict[str, str], order: list[str]) -> Policy:
                 lines.update(_positions(name, layer_files[name]))
             if model.grid_admission is not None:
                 settings.append((name, PolicyFile(grid_admission=model.grid_admission)))
+            if model.lifecycle is not None:
+                lifecycle = (model.lifecycle, name)
+            if model.calendar is not None:
+                calendar = (model.calendar, name)
         layers.append((manifest.id, [Parsed(name, model) for name, model in parsed]))
         records.append(layer_record(key, manifest, digest_files(groups[key])))
     if findings:
@@ -474,6 +481,10 @@ def _layered(files: dict[str, str], order: list[str]) -> Policy:
         layers=tuple(records),
         history=frozen_history(resolution),
         removed=dict(resolution.removed),
+        lifecycle=lifecycle[0] if lifecycle else None,
+        lifecycle_file=lifecycle[1] if lifecycle else None,
+        calendar=calendar[0] if calendar else None,
+        calendar_file=calendar[1] if calendar else None,
     )
     return _validated(policy)
 

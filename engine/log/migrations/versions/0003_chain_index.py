@@ -1,15 +1,15 @@
 """One hash chain per jurisdiction: index the log by (policy_id, seq) for each chain's head.
 
-Revision ID: chains
-Revises: 0001
+Revision ID: 0003
+Revises: 0002
 """
 
 from __future__ import annotations
 
 from alembic import op
 
-revision = "chains"
-down_revision: str | None = "0001"
+revision = "0003"
+down_revision: str | None = "0002"
 branch_labels = None
 depends_on = None
 
