@@ -19,7 +19,7 @@ router = APIRouter(prefix="/v1", tags=["list"])
     "/matters:classify",
     summary="Which matter of the list is this ticket",
     response_model=ClassifyResponseV1,
-    responses={422: {"model": ErrorV1}, 400: {"model": ErrorV1}, 413: {"model": ErrorV1}},
+    responses={422: {"model": ErrorV1}, 400: {"model": ErrorV1}, 404: {"model": ErrorV1}, 413: {"model": ErrorV1}},
 )
 async def classify(
     runtime: RuntimeDep,
@@ -36,7 +36,7 @@ async def classify(
     }
 
 
-@router.get("/attributes", response_model=AttributesV1, summary="The case vocabulary: attributes, values, cues")
+@router.get("/attributes", response_model=AttributesV1, summary="The case vocabulary: attributes, values, cues", responses={404: {"model": ErrorV1}})
 async def list_attributes(runtime: RuntimeDep) -> dict[str, Any]:
     """Every attribute a request may give, the values it allows (with labels) and the cue words
     intake reads each value from."""
