@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import gc
 import logging
-from pathlib import Path
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 
 from fastapi import Depends, FastAPI
 from starlette.types import ASGIApp

@@ -205,7 +205,7 @@ async def diff_page(request: Request, active: Runtime, with_logged: bool) -> tup
         return dict(policies[key].files) if key in policies else _stored(log, key)
 
     def compute() -> Analysis:
-        logged = _logged_cases(log, by_key[head_key].id) if with_logged else []
+        logged = _logged_cases(log, active.policy.id) if with_logged else []
         return impact_in_child(files(base_key), files(head_key), logged, whole, timeout, MAX_ROWS)
 
     pair: Key = (by_key[base_key].digest, by_key[head_key].digest, whole, with_logged)

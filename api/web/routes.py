@@ -243,7 +243,7 @@ def three_lists_page(request: Request, runtime: RuntimeDep) -> HTMLResponse:
         error = error or PageError(ErrorCode.UNKNOWN_TOWNSHIP, f"unknown township `{wanted}`", "township", suggest(wanted, [t.id for t in townships]))
     elif error is None:
         lists = three_lists(policy, town.id, day).to_dict(policy)
-    return _page("three_lists.html", 404 if town is None else 200, nav="lists", policy=policy, townships=townships,
+    return _page(request, "three_lists.html", 404 if town is None else 200, nav="lists", policy=policy, townships=townships,
                  township=town, as_of=day.isoformat(), lists=lists, error=error, jurisdictions=jurisdictions)
 
 
