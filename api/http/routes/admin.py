@@ -96,11 +96,11 @@ def install_sighup(app: FastAPI) -> None:
             name = runtime.policy.id
             try:
                 result = reload_policy(runtime, served.source(name), settings.reload_timeout, record=app.state.decision_log.activate)
-                log.info("SIGHUP reload %s: %s %s", name, "activated" if result.changed else "unchanged", result.active.policy.digest[:12])
+                log.info("SIGHUP reload (%s): %s %s", name, "activated" if result.changed else "unchanged", result.active.policy.digest[:12])
             except (PolicyError, ConfirmationRequired) as exc:
-                log.error("SIGHUP reload of %s rejected, its active policy keeps serving: %s", name, exc)
+                log.error("SIGHUP reload rejected (%s), its active policy keeps serving: %s", name, exc)
             except Exception:
-                log.exception("SIGHUP reload of %s failed, its active policy keeps serving", name)
+                log.exception("SIGHUP reload failed (%s), its active policy keeps serving", name)
 
     def on_hup(_signum: int, _frame: object) -> None:
         threading.Thread(target=reload_in_background, name="tiaokuai-sighup-reload", daemon=True).start()
