@@ -115,7 +115,7 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A reader's checkout: policy/ committed in git, var/ for the log and the tokens file."""
-    root = committed_policy(tmp_path_factory.mktemp("reader"), SEED_POLICY)
+    root = committed_policy(tmp_path_factory.mktemp("reader"), SEED_POLICY, SEED_POLICY.parent / "jurisdictions")
     (root / "var").mkdir()
     return root
 
@@ -135,7 +135,7 @@ def server(workdir: Path) -> Iterator[tuple[int, dict[str, str]]]:
     assert made.returncode == 0, made.stderr
     env = {**env, "TOKEN": made.stdout.strip(), "TIAOKUAI_TOKENS_FILE": str(workdir / "var" / "tokens.yaml")}
     log = (workdir / "var" / "serve.log").open("wb")
-    proc = subprocess.Popen([f"{BIN}/tiaokuai", "serve", "--host", "127.0.0.1", "--port", str(port), "--no-access-log"], cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen([f"{BIN}/tiaokuai", "serve", "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--jurisdictions", "jurisdictions"], cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 120
         while True:
