@@ -134,7 +134,7 @@ class DurableRules:
         # allocated (their Rete frame pools: ~165 KB per shard of the seed policy), so
         # every reload leaked ~2 MB. `delete_state` frees them. It is called once per
         # ruleset, on a session holding no facts, right before the ruleset goes: not the
-        # per-decision `delete_state` that corrupts the heap (research/durable_rules.md Q2).
+        # per-decision `delete_state` that corrupts the heap (docs/durable_rules.md §2).
         """
         try:
             _c.delete_state(handle, SID)
