@@ -49,7 +49,9 @@ def database() -> Iterator[str]:
 
 
 def _replica(url: str, port: int, tmp: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "TIAOKUAI_DATABASE_URL": url, "TIAOKUAI_DECISION_CACHE": "0"}
+    env = {**os.environ, "TIAOKUAI_DATABASE_URL": url, "TIAOKUAI_DECISION_CACHE": "0",
+           # signed checkpoints of this test's log stay with the test, not in the repository's var/
+           "TIAOKUAI_CHECKPOINTS": str(tmp / "checkpoints.jsonl"), "TIAOKUAI_CHECKPOINT_KEY": str(tmp / "checkpoint.key")}
     cli = [sys.executable, "-c", "from api.cli.app import main; main()"]
     with (tmp / f"replica-{port}.log").open("wb") as log:  # the child keeps its own copy of the descriptor
         return subprocess.Popen(

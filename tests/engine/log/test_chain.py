@@ -61,7 +61,9 @@ def test_a_sound_log_reports_its_records_head_and_policies(decision_log: Decisio
     third = decision_log.log("admission", {}, {}, seed_runtime.policy)
     result = decision_log.verify()
     assert result == Verification(records=3, head=third.hash, policies=2, broken=None) and result.ok
-    assert (first.prev_hash, second.prev_hash, third.prev_hash) == (GENESIS, first.hash, second.hash)
+    # one hash chain per jurisdiction (policy id): haiwan's first record starts its own chain
+    assert (first.prev_hash, second.prev_hash, third.prev_hash) == (GENESIS, GENESIS, first.hash)
+    assert result.chains == {"qujiang": 2, "haiwan": 1}
 
 
 def _alter_policy_files(log: DecisionLog, policy: Policy) -> None:
