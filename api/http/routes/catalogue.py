@@ -77,7 +77,7 @@ def _named_matters(tests: dict[str, Any]) -> tuple[Any, ...]:
 @router.get("/organizations", response_model=ItemsV1, summary="Departments, townships, teams and other bodies", responses={404: {"model": ErrorV1}})
 async def list_organizations(
     runtime: RuntimeDep,
-    kind: Annotated[str | None, Query(max_length=32, examples=["township"])] = None,
+    kind: Annotated[str | None, Query(min_length=1, max_length=32, examples=["township"])] = None,
     as_of: Annotated[IsoDate | None, Query(description="only bodies in force on this date")] = None,
     q: Annotated[
         str | None,
