@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from api.http.deps import RuntimeDep
 from api.http.errors import ApiError
@@ -76,6 +76,7 @@ def _named_matters(tests: dict[str, Any]) -> tuple[Any, ...]:
 
 @router.get("/organizations", response_model=ItemsV1, summary="Departments, townships, teams and other bodies", responses={404: {"model": ErrorV1}})
 async def list_organizations(
+    request: Request,
     runtime: RuntimeDep,
     kind: Annotated[str | None, Query(min_length=1, max_length=32, examples=["township"])] = None,
     as_of: Annotated[IsoDate | None, Query(description="only bodies in force on this date")] = None,
@@ -87,6 +88,8 @@ async def list_organizations(
 ) -> dict[str, Any]:
     """Bodies of the policy. With `q`: the townships a place names (by name, alias, village or
     community, as intake resolves a `place`), then bodies whose name contains `q`."""
+    if request.query_params.get("kind", None) == "":  # FastAPI reads `kind=` as absent
+        raise ApiError(422, ErrorCode.INVALID_VALUE, "`kind` must not be empty", "kind", "omit it, or name a kind such as `township`")
     policy = runtime.policy
     wanted: list[str] | None = None
     if q is not None and q.strip():
