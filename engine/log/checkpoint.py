@@ -111,15 +111,23 @@ def load_or_create_key(path: Path) -> Signer:
         raise CheckpointError(f"cannot read the checkpoint key `{path}`: {exc.strerror}") from None
     key = Ed25519PrivateKey.generate()
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    # NOTE: written whole to a private temporary file and linked into place, so a replica
+    # starting at the same moment sees either no key or the complete one, never a partial file.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(pem)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.link(tmp, path)
     except FileExistsError:  # another process created it meanwhile: use theirs
         return Signer(_load_private(path.read_bytes(), path))
     except OSError as exc:
         raise CheckpointError(f"cannot create the checkpoint key `{path}`: {exc.strerror}") from None
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(pem)
+    finally:
+        tmp.unlink(missing_ok=True)
     write_public_key(key.public_key(), path.with_name(path.name + ".pub"))
     return Signer(key)
 
