@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from api.tokens import AuthConfig
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
 
 # The exit code of a server process whose configuration or first policy cannot work
 # (sysexits' EX_CONFIG): the supervisor does not restart it, restarting would only loop.
@@ -86,7 +92,8 @@ class Settings:
 
 def checkpoint_paths(database_url: str, key: Path | None = None, checkpoints: Path | None = None) -> tuple[Path, Path] | None:
     """Where a log's checkpoint key and checkpoints live unless configured: beside an SQLite
-    file (`log.sqlite3.checkpoint.key`, `log.sqlite3.checkpoints.jsonl`), else under var/."""
+    file (`log.sqlite3.checkpoint.key`, `log.sqlite3.checkpoints.jsonl`), else the key under var/
+    and the checkpoints in var/checkpoints/, one file per database (replicas of one log share it)."""
     from sqlalchemy.engine import make_url
 
     url = make_url(database_url)
@@ -95,4 +102,13 @@ def checkpoint_paths(database_url: str, key: Path | None = None, checkpoints: Pa
             return (key, checkpoints) if key is not None and checkpoints is not None else None
         base = Path(str(url.database))
         return key or base.with_name(base.name + ".checkpoint.key"), checkpoints or base.with_name(base.name + ".checkpoints.jsonl")
-    return key or DEFAULT_DATABASE.with_name("checkpoint.key"), checkpoints or DEFAULT_DATABASE.with_name("checkpoints.jsonl")
+    return key or DEFAULT_DATABASE.with_name("checkpoint.key"), checkpoints or DEFAULT_DATABASE.with_name("checkpoints") / _log_name(url)
+
+
+def _log_name(url: URL) -> str:
+    """A file name that is the same for every replica of one log and differs between logs:
+    readable backend, host, port and database, then a digest of the whole URL without its
+    password (two schemas of one database are two logs)."""
+    digest = hashlib.sha256(url.render_as_string(hide_password=True).encode()).hexdigest()[:12]
+    readable = "-".join(str(part) for part in (url.get_backend_name(), url.host, url.port, url.database) if part)
+    return re.sub(r"[^A-Za-z0-9._-]", "_", readable) + f"-{digest}.jsonl"
