@@ -14,7 +14,7 @@ import typer
 from api.cli.common import DbOpt, ExitCode, echo_json, fail, log_url, open_existing_log
 from api.settings import Settings, checkpoint_paths
 from engine import CheckpointError, LogError
-from engine.cases import CaseStore
+from engine.cases import Anchors, CaseStore
 from engine.log import (
     Checkpointer,
     CheckpointFile,
@@ -58,10 +58,13 @@ def verify(db: DbOpt = None, key: KeyOpt = None, checkpoints: CheckpointsOpt = N
     checked = 0
     try:
         result = log.verify()
-        events, events_head, events_broken = CaseStore(log.db).verify()
+        events_store = CaseStore(log.db)
+        events, events_head, events_broken = events_store.verify()
         if result.ok and paths is not None and anchored:
+            anchors = Anchors(log, events_store)
             try:
-                checked, problem = verify_against(CheckpointFile(paths[1]).read(), load_public_key(paths[0]), result.records, log.hash_at)
+                checked, problem = verify_against(CheckpointFile(paths[1]).read(), load_public_key(paths[0]), result.records, log.hash_at,
+                                                  anchors.lengths(result.chains, events), anchors.hash_at)
             except CheckpointError as exc:
                 raise fail(str(exc)) from None
     finally:
@@ -104,7 +107,8 @@ def checkpoint(db: DbOpt = None, key: KeyOpt = None, checkpoints: CheckpointsOpt
         raise fail("an in-memory log has no checkpoints; give --key and --checkpoints")
     log = open_existing_log(db)
     try:
-        signed = Checkpointer(load_or_create_key(paths[0]), CheckpointFile(paths[1]), log.head, utc_now, 0).write(force=True)
+        heads = Anchors(log, CaseStore(log.db)).heads
+        signed = Checkpointer(load_or_create_key(paths[0]), CheckpointFile(paths[1]), heads, utc_now, 0).write(force=True)
     except CheckpointError as exc:
         raise fail(str(exc)) from None
     finally:

@@ -29,8 +29,8 @@ from api.web.cases import router as case_pages
 from api.web.guard import page_scope
 from api.web.session import Sessions
 from engine import ENGINE_VERSION, CheckpointError, Jurisdictions, Runtime, resume
-from engine.cases import CaseService, CaseStore
-from engine.log import Checkpointer, CheckpointFile, DecisionLog, load_or_create_key, open_log, utc_now
+from engine.cases import Anchors, CaseService, CaseStore
+from engine.log import Checkpointer, CheckpointFile, load_or_create_key, open_log, utc_now
 
 log = logging.getLogger("tiaokuai.app")
 
@@ -64,12 +64,13 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             log.error("the final checkpoint was not written: %s", exc)
 
 
-def _checkpointer(settings: Settings, decision_log: DecisionLog) -> Checkpointer | None:
+def _checkpointer(settings: Settings, anchors: Anchors) -> Checkpointer | None:
+    """Signs every chain of the database (each jurisdiction's decisions, the case events)."""
     paths = settings.checkpoint_paths()
     if paths is None:
         return None
     key, file = paths
-    return Checkpointer(load_or_create_key(key), CheckpointFile(file), decision_log.head, utc_now, settings.checkpoint_interval)
+    return Checkpointer(load_or_create_key(key), CheckpointFile(file), anchors.heads, utc_now, settings.checkpoint_interval)
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None, jurisdictions: Jurisdictions | None = None) -> FastAPI:
@@ -115,12 +116,12 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
     app.state.jurisdictions = jurisdictions
     app.state.runtime = jurisdictions.get()  # the default jurisdiction
     app.state.decision_log = decision_log
-    app.state.checkpointer = _checkpointer(settings, decision_log)
     runtime_, log_ = app.state.runtime, app.state.decision_log
     app.state.clock = lambda: datetime.now(UTC)  # the case lifecycle's "now" (tests set their own)
     app.state.cases = CaseService(
         CaseStore(log_.db), log_, lambda: runtime_.policy, lambda case, request: decide_logged(runtime_, log_, case, request)
     )
+    app.state.checkpointer = _checkpointer(settings, Anchors(decision_log, app.state.cases.store))
     app.state.sessions = Sessions()
     errors.install(app)
     install_pages(app)

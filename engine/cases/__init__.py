@@ -5,6 +5,7 @@ Flow: api → `CaseService` (service.py) → `plan`/`fold` (machine.py, clocks f
 → `CaseStore` (store.py: hash-chained events in the decision log's database).
 """
 
+from engine.cases.anchoring import Anchors
 from engine.cases.board import board_items, department_figures
 from engine.cases.chapter import CaseChapter, chapter_of
 from engine.cases.clock import CHINA, Due, Limit, WorkCalendar, add, china_time, due, iso
@@ -29,6 +30,7 @@ from engine.errors import (
 __all__ = [
     "CHINA",
     "ActorNotAllowed",
+    "Anchors",
     "ActorNotOnCase",
     "Appended",
     "CaseChapter",

@@ -413,6 +413,17 @@ class CaseStore:
         if case_id is not None:
             yield case_id, events
 
+    def head(self) -> tuple[int, str]:
+        """(number of case events, hash of the last one): what a checkpoint signs of them."""
+        with self.db.connect() as conn:
+            row = conn.execute(select(case_events.c.seq, case_events.c.hash).order_by(case_events.c.seq.desc()).limit(1)).first()
+        return (0, GENESIS) if row is None else (int(row[0]), str(row[1]))
+
+    def hash_at(self, seq: int) -> str | None:
+        with self.db.connect() as conn:
+            row = conn.execute(select(case_events.c.hash).where(case_events.c.seq == seq)).first()
+        return None if row is None else str(row[0])
+
     def verify(self) -> tuple[int, str, Broken | None]:
         """Walk the event chain from the first; (events, head hash, first break or None)."""
         prev, count = GENESIS, 0

@@ -6,6 +6,7 @@ from engine.log.checkpoint import (
     Checkpoint,
     Checkpointer,
     CheckpointFile,
+    Heads,
     Signer,
     load_or_create_key,
     load_public_key,
@@ -24,5 +25,5 @@ from engine.log.store import (
 )
 
 __all__ = [
-    "Checkpoint", "CheckpointFile", "Checkpointer", "Signer", "load_or_create_key", "load_public_key", "verify_against", "utc_now",
+    "Checkpoint", "CheckpointFile", "Checkpointer", "Heads", "Signer", "load_or_create_key", "load_public_key", "verify_against", "utc_now",
     "DecisionLog", "describe_url", "format_time", "new_record_id", "open_log", "policy_versions", "Record", "sqlite_path"]

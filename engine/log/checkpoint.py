@@ -10,12 +10,16 @@ this one:
 - the private key lives in a file outside the database (`TIAOKUAI_CHECKPOINT_KEY`,
   created 0600 on first use); the public key is all a verifier needs;
 - every `interval` seconds (when the head moved) and when the log closes, the service
-  appends `{"origin", "count", "head", "time", "signature"}` as one JSON line to the
-  checkpoint file (`TIAOKUAI_CHECKPOINTS`); `tiaokuai audit checkpoint` prints one to
+  appends `{"origin", "count", "head", "chains", "time", "signature"}` as one JSON line to
+  the checkpoint file (`TIAOKUAI_CHECKPOINTS`); `tiaokuai audit checkpoint` prints one to
   export to a witness;
+- `chains` signs every hash chain the database holds — each jurisdiction's decisions and
+  the case events — as (records in it, its last hash): a chain that is not the newest
+  record's is anchored too (format 2; format-1 lines, without chains, still verify);
 - `verify_against` checks each checkpoint's signature and that the log still holds
-  `count` records whose last hash is `head`: a rewritten (and re-chained) record before a
-  checkpoint, or a log truncated below one, is found.
+  `count` records whose last hash is `head`, and every signed chain its records and last
+  hash: a rewritten (and re-chained) record before a checkpoint, in any chain, or a log
+  truncated below one, is found.
 
 What it cannot see: changes to records written after the newest checkpoint (the chain
 still shows changes to those that a re-hash does not cover), and anything done by
@@ -25,12 +29,13 @@ someone who holds the private key and can also rewrite every copy of the checkpo
 from __future__ import annotations
 
 import base64
+import dataclasses
 import fcntl
 import hashlib
 import json
 import os
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,7 +45,19 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from engine.errors import CheckpointError
 
-FORMAT = "tiaokuai-checkpoint/1"
+FORMAT = "tiaokuai-checkpoint/1"  # count and head only
+FORMAT_CHAINS = "tiaokuai-checkpoint/2"  # and every chain's (records, last hash)
+
+Chain = tuple[str, int, str]  # (chain name, records in it, hash of its last record)
+
+
+@dataclass(frozen=True)
+class Heads:
+    """What a checkpoint signs: the database's record count and newest hash, and each chain."""
+
+    count: int
+    head: str
+    chains: tuple[Chain, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -52,15 +69,23 @@ class Checkpoint:
     head: str
     time: str
     signature: str = ""
+    chains: tuple[Chain, ...] = ()
+
+    def _chains(self) -> dict[str, list[int | str]]:
+        return {name: [count, head] for name, count, head in self.chains}
 
     def body(self) -> bytes:
         """The signed bytes: canonical JSON of everything but the signature."""
-        data = {"format": FORMAT, "origin": self.origin, "count": self.count, "head": self.head, "time": self.time}
-        return json.dumps(data, sort_keys=True, separators=(",", ":")).encode("ascii")
+        data: dict[str, object] = {"format": FORMAT, "origin": self.origin, "count": self.count, "head": self.head, "time": self.time}
+        if self.chains:
+            data |= {"format": FORMAT_CHAINS, "chains": self._chains()}
+        return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
     def to_json(self) -> str:
-        data = {"origin": self.origin, "count": self.count, "head": self.head, "time": self.time, "signature": self.signature}
-        return json.dumps(data, separators=(",", ":"))
+        data: dict[str, object] = {"origin": self.origin, "count": self.count, "head": self.head, "time": self.time}
+        if self.chains:
+            data["chains"] = self._chains()
+        return json.dumps({**data, "signature": self.signature}, separators=(",", ":"), ensure_ascii=False)
 
     @classmethod
     def from_json(cls, line: str) -> Checkpoint:
@@ -72,7 +97,20 @@ class Checkpoint:
             raise ValueError("`count` must be a non-negative integer")
         if not isinstance(head, str) or len(head) != 64:
             raise ValueError("`head` must be 64 hex digits")
-        return cls(str(data.get("origin", "")), count, head, str(data.get("time", "")), str(data.get("signature", "")))
+        return cls(str(data.get("origin", "")), count, head, str(data.get("time", "")), str(data.get("signature", "")), _chains_of(data.get("chains", {})))
+
+
+def _chains_of(value: object) -> tuple[Chain, ...]:
+    if not isinstance(value, dict):
+        raise ValueError("`chains` must be an object")
+    chains = []
+    for name, entry in value.items():
+        match entry:
+            case [int(count), str(head)] if count >= 0 and not isinstance(count, bool) and len(head) == 64:
+                chains.append((str(name), count, head))
+            case _:
+                raise ValueError(f"chain `{name}` must be [records, 64 hex digits]")
+    return tuple(sorted(chains))
 
 
 @dataclass(frozen=True)
@@ -89,10 +127,10 @@ class Signer:
     def origin(self) -> str:
         return origin_of(self.public)
 
-    def sign(self, count: int, head: str, time: str) -> Checkpoint:
-        unsigned = Checkpoint(self.origin, count, head, time)
+    def sign(self, heads: Heads, time: str) -> Checkpoint:
+        unsigned = Checkpoint(self.origin, heads.count, heads.head, time, chains=tuple(sorted(heads.chains)))
         signature = base64.b64encode(self.private.sign(unsigned.body())).decode("ascii")
-        return Checkpoint(unsigned.origin, count, head, time, signature)
+        return dataclasses.replace(unsigned, signature=signature)
 
 
 def origin_of(public: Ed25519PublicKey) -> str:
@@ -173,7 +211,7 @@ class CheckpointFile:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-            with os.fdopen(fd, "a", encoding="ascii") as handle:
+            with os.fdopen(fd, "a", encoding="utf-8") as handle:
                 fcntl.flock(handle, fcntl.LOCK_EX)  # whole lines, even from several replicas
                 handle.write(checkpoint.to_json() + "\n")
                 handle.flush()
@@ -184,7 +222,7 @@ class CheckpointFile:
     def read(self) -> list[tuple[int, Checkpoint]]:
         """(line number, checkpoint) for every line; raises CheckpointError naming a bad line."""
         try:
-            text = self.path.read_text(encoding="ascii")
+            text = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
             return []
         except (OSError, UnicodeDecodeError) as exc:
@@ -214,14 +252,17 @@ def verify_against(
     public: Ed25519PublicKey,
     count: int,
     hash_at: Callable[[int], str | None],
+    chain_lengths: Mapping[str, int] | None = None,
+    chain_hash_at: Callable[[str, int], str | None] | None = None,
 ) -> tuple[int, CheckpointProblem | None]:
     """Check a log of `count` records against signed checkpoints.
 
-    `hash_at(n)` is the stored hash of record #n (None if absent). Returns how many
-    checkpoints were checked and the first problem: a bad signature or a foreign origin
-    (the file was forged or belongs to another log), a log shorter than a checkpoint
-    (records deleted or truncated), or a record #count whose hash is not the signed head
-    (records before it rewritten).
+    `hash_at(n)` is the stored hash of record #n (None if absent); `chain_lengths` the
+    records each chain holds now and `chain_hash_at(chain, n)` the hash of a chain's n-th
+    record. Returns how many checkpoints were checked and the first problem: a bad
+    signature or a foreign origin (the file was forged or belongs to another log), a log
+    or a chain shorter than a checkpoint (records deleted or truncated), or a record whose
+    hash is not the signed head (records before it rewritten).
     """
     origin = origin_of(public)
     checked = 0
@@ -238,23 +279,31 @@ def verify_against(
             return checked, CheckpointProblem(
                 line, cp, f"it was signed over {cp.count} records but the log holds {count}: {lost} record(s) were deleted or the log was truncated"
             )
-        if cp.count == 0:
-            continue
-        head = hash_at(cp.count)
-        if head != cp.head:
+        if cp.count and hash_at(cp.count) != cp.head:
             return checked, CheckpointProblem(
                 line, cp, f"record #{cp.count} does not end the signed chain (head {cp.head[:16]}): records up to #{cp.count} were rewritten"
             )
+        for name, signed, head in cp.chains:
+            held = (chain_lengths or {}).get(name, 0)
+            if signed > held:
+                return checked, CheckpointProblem(
+                    line, cp, f"it was signed over {signed} records of chain `{name}` but the log holds {held}: records were deleted"
+                )
+            if signed and (chain_hash_at is None or chain_hash_at(name, signed) != head):
+                return checked, CheckpointProblem(
+                    line, cp, f"record {signed} of chain `{name}` does not end the signed chain (head {head[:16]}): "
+                              f"records of `{name}` up to it were rewritten"
+                )
     return checked, None
 
 
 class Checkpointer:
     """Writes a signed checkpoint of the log's head every `interval` seconds (when it moved)
-    and once more on `stop()`. `head()` reads (count, head hash) from the database."""
+    and once more on `stop()`. `heads()` reads what to sign from the database."""
 
-    def __init__(self, signer: Signer, file: CheckpointFile, head: Callable[[], tuple[int, str]], clock: Callable[[], str], interval: float) -> None:
-        self.signer, self.file, self._head, self._clock, self.interval = signer, file, head, clock, interval
-        self._last: tuple[int, str] | None = None
+    def __init__(self, signer: Signer, file: CheckpointFile, heads: Callable[[], Heads], clock: Callable[[], str], interval: float) -> None:
+        self.signer, self.file, self._heads, self._clock, self.interval = signer, file, heads, clock, interval
+        self._last: Heads | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -263,17 +312,17 @@ class Checkpointer:
     def write(self, force: bool = False) -> Checkpoint | None:
         """Sign and append the current head (unless unchanged since the last one and not `force`)."""
         with self._lock:
-            count, head = self._head()
-            if not force and self._last == (count, head):
+            heads = self._heads()
+            if not force and self._last == heads:
                 return None
-            checkpoint = self.signer.sign(count, head, self._clock())
+            checkpoint = self.signer.sign(heads, self._clock())
             try:
                 self.file.append(checkpoint)
             except CheckpointError as exc:
                 self.error = str(exc)
                 raise
             self.error = None
-            self._last = (count, head)
+            self._last = heads
             return checkpoint
 
     def start(self) -> None:

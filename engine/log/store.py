@@ -536,6 +536,24 @@ class DecisionLog:
             row = conn.execute(select(decisions.c.hash).where(decisions.c.seq == seq)).first()
         return None if row is None else str(row[0])
 
+    def chain_heads(self) -> dict[str, tuple[int, str]]:
+        """Each jurisdiction's chain: policy id → (records in it, hash of its last record)."""
+        last = (
+            select(decisions.c.policy_id, func.count().label("records"), func.max(decisions.c.seq).label("seq"))
+            .group_by(decisions.c.policy_id)
+            .subquery()
+        )
+        query = select(last.c.policy_id, last.c.records, decisions.c.hash).join(decisions, decisions.c.seq == last.c.seq)
+        with self.db.connect() as conn:
+            return {str(r.policy_id): (int(r.records), str(r.hash)) for r in conn.execute(query)}
+
+    def chain_hash_at(self, policy_id: str, n: int) -> str | None:
+        """The hash of the n-th record (from 1) of one jurisdiction's chain."""
+        query = select(decisions.c.hash).where(decisions.c.policy_id == policy_id).order_by(decisions.c.seq).offset(n - 1).limit(1)
+        with self.db.connect() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else str(row[0])
+
     def _store_policy(self, conn: Connection, policy: Policy) -> None:
         if policy.digest in self._known_policies:
             return
