@@ -77,7 +77,9 @@ soak: $(STAMP) wrk
 	$(BIN)/python -m bench.soak
 
 # Mutation testing of the decision core (not part of `make test`; tens of minutes on 2 cores):
-# bench/mutation.md is rewritten. mutmut is installed into .venv only for this target.
+# each module's result goes to bench/mutation/<module>.json and bench/mutation.md is regenerated
+# from all of them; `make mutation MODULES="review matcher"` runs some modules and rewrites only
+# their rows. mutmut is installed into .venv only for this target.
 MUTATION_STAMP := $(VENV)/.mutation-installed
 
 $(MUTATION_STAMP): $(STAMP) pyproject.toml
@@ -85,4 +87,4 @@ $(MUTATION_STAMP): $(STAMP) pyproject.toml
 	touch $(MUTATION_STAMP)
 
 mutation: $(MUTATION_STAMP)
-	nice -n 15 $(BIN)/python -m bench.mutation
+	nice -n 15 $(BIN)/python -m bench.mutation $(MODULES)

@@ -11,12 +11,16 @@ results computed by the unmutated code and mask mutants.
 
 Equivalent mutants (no observable behaviour changes) are listed with their reason in
 bench/mutation_equivalents.toml and not counted; an entry whose diff no longer matches the
-mutant is reported as stale and the mutant counts as a survivor. The report is written to
-bench/mutation.md: score per module, every survivor with its diff, every equivalent mutant
-with its reason, the command and the time it took.
+mutant is reported as stale and the mutant counts as a survivor.
+
+Each module's result is committed as bench/mutation/<slug>.json (the commit it was measured at,
+when, how long, the load average, every survivor with its diff, every equivalent with its
+reason); bench/mutation.md is regenerated from all of them after every module, so a run of
+some modules rewrites only their rows. A tree with uncommitted changes to what is mutated or
+tested is refused (`--allow-dirty` measures it anyway and marks the row).
 
     python -m bench.mutation                 # every module (tens of minutes on 2 cores)
-    python -m bench.mutation facts review    # some of them
+    python -m bench.mutation review matcher  # some of them (make mutation MODULES="review matcher")
 """
 
 from __future__ import annotations
@@ -28,17 +32,24 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "out" / "mutation"
 REPORT = ROOT / "bench" / "mutation.md"
+RESULTS = ROOT / "bench" / "mutation"  # one <slug>.json per module
 EQUIVALENTS = ROOT / "bench" / "mutation_equivalents.toml"
-COPIED = ("engine", "api", "tests", "policy", "features", "pyproject.toml", "README.md")
+COPIED = ("engine", "api", "tests", "policy", "jurisdictions", "features", "pyproject.toml", "README.md")
+
+
+def slug(name: str) -> str:
+    """A module's name as a file or directory name: `log chain and verify` → `log-chain-and-verify`."""
+    return name.replace(" ", "-")
 
 
 @dataclass(frozen=True)
@@ -49,6 +60,10 @@ class Module:
     path: str
     tests: tuple[str, ...]
     functions: tuple[str, ...] = ()  # mutmut keys (x_name, xǁClassǁmethod); empty = the whole file
+
+    @property
+    def slug(self) -> str:
+        return slug(self.name)
 
     @property
     def dotted(self) -> str:
@@ -82,24 +97,42 @@ TIMEOUT = {-24: "timeout", 24: "timeout", 36: "timeout", 152: "timeout", 255: "t
 
 @dataclass
 class Result:
-    module: Module
-    seconds: float
-    total: int = 0
+    """What one module's run measured; stored as bench/mutation/<slug>.json."""
+
+    module: str
+    path: str
+    functions: list[str]
+    tests: list[str]
+    commit: str  # `git rev-parse --short HEAD`, "+dirty" when measured with --allow-dirty on changes
+    started: str  # UTC, ISO 8601 to the minute
+    minutes: float = 0.0
+    load_average: list[float] = field(default_factory=list)  # 1, 5, 15 min, when the module finished
+    mutants: int = 0
     killed: int = 0
     timeout: int = 0
-    survived: list[tuple[str, str]] = field(default_factory=list)  # (mutant, diff)
-    untested: list[tuple[str, str]] = field(default_factory=list)  # no test reaches it
-    equivalent: list[tuple[str, str, str]] = field(default_factory=list)  # (mutant, diff, reason)
+    survivors: list[dict[str, str]] = field(default_factory=list)  # mutant, diff
+    untested: list[dict[str, str]] = field(default_factory=list)  # no test reaches it
+    equivalents: list[dict[str, str]] = field(default_factory=list)  # mutant, diff, reason
     stale: list[str] = field(default_factory=list)
     other: dict[str, int] = field(default_factory=dict)
 
     @property
     def counted(self) -> int:
-        return self.total - len(self.equivalent)
+        return self.mutants - len(self.equivalents)
 
     @property
     def score(self) -> float:
         return 100.0 * (self.killed + self.timeout) / self.counted if self.counted else 100.0
+
+    def save(self, directory: Path = RESULTS) -> Path:
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / f"{slug(self.module)}.json"
+        path.write_text(json.dumps(asdict(self), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        return path
+
+    @classmethod
+    def load(cls, path: Path) -> Result:
+        return cls(**json.loads(path.read_text(encoding="utf-8")))
 
 
 def _config(module: Module) -> str:
@@ -109,7 +142,7 @@ def _config(module: Module) -> str:
 [tool.mutmut]
 source_paths = ["engine"]
 only_mutate = ["{module.path}"]
-also_copy = ["api", "policy", "features", "README.md"]
+also_copy = {json.dumps([n for n in COPIED if n not in ("engine", "tests", "pyproject.toml")])}
 pytest_add_cli_args_test_selection = {tests}
 pytest_add_cli_args = ["-p", "no:cacheprovider", "-W", "ignore::pytest.PytestAssertRewriteWarning"]
 process_isolation = "forkserver"
@@ -118,26 +151,30 @@ use_git_change_detection = false
 """
 
 
-def snapshot() -> tuple[Path, str]:
+def measured_commit() -> tuple[str, bool]:
+    """The commit a run measures, and whether what it copies has uncommitted changes."""
+    git = ["git", "-C", str(ROOT)]
+    commit = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False).stdout.strip()
+    dirty = subprocess.run([*git, "status", "--porcelain", "--", *COPIED], capture_output=True, text=True, check=False).stdout.strip()
+    return commit or "unknown", bool(dirty)
+
+
+def snapshot() -> Path:
     """Copy the tree once per run, so every module is tested against the same code and tests
-    (edits made while a run goes on do not leak into it); and name the commit it was taken at."""
-    source = WORK / "snapshot"
-    shutil.rmtree(source, ignore_errors=True)
-    source.mkdir(parents=True)
+    (edits made while a run goes on do not leak into it)."""
+    WORK.mkdir(parents=True, exist_ok=True)
+    source = Path(tempfile.mkdtemp(prefix="snapshot-", dir=WORK))
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".hypothesis")
     for name in COPIED:
         if (ROOT / name).is_dir():
             shutil.copytree(ROOT / name, source / name, ignore=ignore)
         else:
             shutil.copy2(ROOT / name, source / name)
-    git = ["git", "-C", str(ROOT)]
-    commit = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False).stdout.strip()
-    dirty = subprocess.run([*git, "status", "--porcelain", "--", *COPIED], capture_output=True, text=True, check=False).stdout.strip()
-    return source, f"{commit or 'unknown'}{' with uncommitted changes' if dirty else ''}"
+    return source
 
 
 def _prepare(module: Module, source: Path) -> Path:
-    work = WORK / module.name.replace(" ", "-")
+    work = WORK / module.slug
     shutil.rmtree(work, ignore_errors=True)
     shutil.copytree(source, work)
     with (work / "pyproject.toml").open("a", encoding="utf-8") as f:
@@ -181,14 +218,17 @@ def _widen_test_mapping(work: Path, module: Module) -> None:
     path.write_text(json.dumps(stats), encoding="utf-8")
 
 
-def run_module(module: Module, children: int, source: Path) -> Result:
+def run_module(module: Module, children: int, source: Path, commit: str) -> Result:
     work = _prepare(module, source)
+    result = Result(module.name, module.path, list(module.functions), list(module.tests), commit,
+                    datetime.now(UTC).strftime("%Y-%m-%dT%H:%MZ"))
     started = time.monotonic()
     # First pass: mutants and stats only (a filter that matches no mutant stops mutmut there).
     _mutmut(work, "run", "--max-children", str(children), "no.such.x_mutant__mutmut_0")
     _widen_test_mapping(work, module)
     run = _mutmut(work, "run", "--max-children", str(children), *module.patterns())
-    result = Result(module, time.monotonic() - started)
+    result.minutes = round((time.monotonic() - started) / 60, 1)
+    result.load_average = [round(x, 2) for x in os.getloadavg()]
     (work / "mutmut-run.log").write_text(run.stdout + run.stderr, encoding="utf-8")
     meta = work / "mutants" / (module.path + ".meta")
     if run.returncode != 0 or not meta.exists():
@@ -198,7 +238,7 @@ def run_module(module: Module, children: int, source: Path) -> Result:
     for mutant, code in sorted(codes.items(), key=lambda kv: _order(kv[0])):
         if not any(fnmatch.fnmatchcase(mutant, p) for p in module.patterns()):
             continue
-        result.total += 1
+        result.mutants += 1
         if code in KILLED:
             result.killed += 1
         elif code in TIMEOUT:
@@ -207,11 +247,11 @@ def run_module(module: Module, children: int, source: Path) -> Result:
             diff = _diff(work, mutant)
             known = equivalents.get(mutant)
             if known is not None and known["diff"].strip() == diff.strip():
-                result.equivalent.append((mutant, diff, known["reason"]))
+                result.equivalents.append({"mutant": mutant, "diff": diff, "reason": known["reason"]})
             else:
                 if known is not None:
                     result.stale.append(mutant)
-                (result.survived if code == 0 else result.untested).append((mutant, diff))
+                (result.survivors if code == 0 else result.untested).append({"mutant": mutant, "diff": diff})
         else:
             status = f"exit code {code}"
             result.other[status] = result.other.get(status, 0) + 1
@@ -223,70 +263,95 @@ def _order(mutant: str) -> tuple[str, int]:
     return name, int(number) if number.isdigit() else 0
 
 
-def _report(results: list[Result], command: str, commit: str, elapsed: float, pending: list[str]) -> str:
-    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+def report(results: dict[str, Result]) -> str:
+    """bench/mutation.md from every module's stored result, in MODULES order."""
+    rows = [results[m.name] for m in MODULES if m.name in results]
+    pending = [m.name for m in MODULES if m.name not in results]
+    commits = sorted({r.commit for r in rows})
     lines = [
         "# Mutation testing of the decision core",
         "",
-        f"Written by `{command}` at commit {commit} on {now}; the run took {elapsed / 60:.1f} min on the shared",
-        "2-core machine",
-        "(mutmut 3.8.1 under `nice -n 15`; each mutant in a fresh pytest session of its own, forked from",
-        "mutmut's fork server, which has collected the tests but run none). Score = (killed + timed out) /",
+        "Regenerated by `make mutation` (every module) or `make mutation MODULES=\"…\"` (some: only their",
+        "rows change) from bench/mutation/<module>.json. mutmut 3.8.1 under `nice -n 15` on the shared",
+        "2-core machine; each mutant in a fresh pytest session of its own, forked from mutmut's fork",
+        "server, which has collected the tests but run none. Score = (killed + timed out) /",
         "(mutants − equivalent). Equivalent mutants are listed below with their reason",
-        "(bench/mutation_equivalents.toml) and not counted.",
+        "(bench/mutation_equivalents.toml) and not counted. Load = the 1/5/15-minute load average when",
+        "the module finished.",
         "",
-        *([f"**Incomplete**: not run yet: {', '.join(pending)}.", ""] if pending else []),
-        "| module | tests | mutants | killed | timeout | survived | no test | equivalent | score | time |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        (f"Every row was measured at the same commit, {commits[0]}." if len(commits) == 1
+         else f"**Not all rows are from the same commit**: {', '.join(commits)}." if commits else "No module measured yet."),
+        *([f"**Not measured yet**: {', '.join(pending)}."] if pending else []),
+        *(["**Measured with uncommitted changes** (`--allow-dirty`): rows whose commit ends in +dirty."]
+          if any(c.endswith("+dirty") for c in commits) else []),
+        "",
+        "| module | tests | mutants | killed | timeout | survived | no test | equivalent | score | commit | started | time | load |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for r in results:
-        shown = (f.removeprefix("x_").removeprefix("xǁ").replace("ǁ", ".") for f in r.module.functions)
-        what = r.module.path + (f" ({', '.join(shown)})" if r.module.functions else "")
+    for r in rows:
+        shown = (f.removeprefix("x_").removeprefix("xǁ").replace("ǁ", ".") for f in r.functions)
+        what = r.path + (f" ({', '.join(shown)})" if r.functions else "")
         lines.append(
-            f"| {r.module.name}: `{what}` | {', '.join(f'`{t}`' for t in r.module.tests)} | {r.total} | {r.killed} | "
-            f"{r.timeout} | {len(r.survived)} | {len(r.untested)} | {len(r.equivalent)} | **{r.score:.1f} %** | "
-            f"{r.seconds / 60:.1f} min |"
+            f"| {r.module}: `{what}` | {', '.join(f'`{t}`' for t in r.tests)} | {r.mutants} | {r.killed} | "
+            f"{r.timeout} | {len(r.survivors)} | {len(r.untested)} | {len(r.equivalents)} | **{r.score:.1f} %** | "
+            f"{r.commit} | {r.started.replace('T', ' ').replace('Z', ' UTC')} | {r.minutes:.1f} min | "
+            f"{' / '.join(f'{x:.1f}' for x in r.load_average)} |"
         )
-    for r in results:
-        lines += ["", f"## {r.module.name}", ""]
+    for r in rows:
+        lines += ["", f"## {r.module}", ""]
         if r.other:
             lines += [f"Other outcomes: {', '.join(f'{k}: {v}' for k, v in sorted(r.other.items()))}", ""]
         if r.stale:
             lines += [f"Stale equivalence entries (the mutant's diff changed; counted as survivors): {', '.join(r.stale)}", ""]
-        for title, items in (("Surviving mutants", r.survived), ("Mutants no test reaches", r.untested)):
+        for title, items in (("Surviving mutants", r.survivors), ("Mutants no test reaches", r.untested)):
             lines += [f"### {title} ({len(items)})", ""]
-            lines += [block for mutant, diff in items for block in (f"`{mutant}`", "```diff", diff, "```", "")] or ["none", ""]
-        lines += [f"### Equivalent mutants ({len(r.equivalent)})", ""]
-        lines += [block for mutant, diff, reason in r.equivalent for block in (f"`{mutant}`: {reason}", "```diff", diff, "```", "")] or ["none", ""]
+            lines += [b for i in items for b in (f"`{i['mutant']}`", "```diff", i["diff"], "```", "")] or ["none", ""]
+        lines += [f"### Equivalent mutants ({len(r.equivalents)})", ""]
+        lines += [b for i in r.equivalents for b in (f"`{i['mutant']}`: {i['reason']}", "```diff", i["diff"], "```", "")] or ["none", ""]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def stored_results(directory: Path = RESULTS) -> dict[str, Result]:
+    results = (Result.load(p) for p in sorted(directory.glob("*.json")))
+    return {r.module: r for r in results}
+
+
+def choose(names: list[str]) -> list[Module]:
+    """Modules by name, slug or one word of the name (`log`, `matcher`); none = every module."""
+    return [m for m in MODULES if not names or any(n in (m.name, m.slug, *m.name.split()) for n in names)]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("modules", nargs="*", help="module names (default: all): " + ", ".join(m.name for m in MODULES))
     parser.add_argument("--max-children", type=int, default=2, help="mutants tested at once")
-    parser.add_argument("--min-score", type=float, default=90.0, help="exit 1 if a module scores lower")
+    parser.add_argument("--min-score", type=float, default=90.0, help="exit 1 if a module run scores lower")
+    parser.add_argument("--allow-dirty", action="store_true", help="measure uncommitted changes (rows marked +dirty)")
     args = parser.parse_args(argv)
-    chosen = [m for m in MODULES if not args.modules or m.name in args.modules or m.name.split()[0] in args.modules]
-    if not chosen:
-        parser.error(f"no such module; choose from {[m.name for m in MODULES]}")
-    # Only a run of every module rewrites the committed report; a partial run writes beside its work.
-    command = "make mutation" if not args.modules else f"python -m bench.mutation {' '.join(args.modules)}"
-    report = REPORT if not args.modules else WORK / "partial.md"
-    started = time.monotonic()
-    source, commit = snapshot()
+    unknown = [n for n in args.modules if not choose([n])]
+    if unknown:
+        parser.error(f"no such module: {', '.join(unknown)}; choose from {[m.name for m in MODULES]}")
+    chosen = choose(args.modules)
+    commit, dirty = measured_commit()
+    if dirty and not args.allow_dirty:
+        parser.error(f"uncommitted changes under {', '.join(COPIED)}: commit them (the report names the commit measured) or pass --allow-dirty")
+    commit += "+dirty" if dirty else ""
+    source = snapshot()
     results: list[Result] = []
-    for module in chosen:
-        print(f"mutating {module.path} against {' '.join(module.tests)} …", flush=True)
-        result = run_module(module, args.max_children, source)
-        print(f"  {result.total} mutants, {result.killed + result.timeout} killed, {len(result.survived)} survived, "
-              f"{len(result.untested)} untested, {len(result.equivalent)} equivalent: {result.score:.1f} % "
-              f"in {result.seconds / 60:.1f} min", flush=True)
-        results.append(result)
-        # rewritten after each module, so a run stopped midway still reports what it measured
-        pending = [m.name for m in chosen[len(results):]]
-        report.write_text(_report(results, command, commit, time.monotonic() - started, pending), encoding="utf-8")
-    print(f"wrote {report.relative_to(ROOT)}")
+    try:
+        for module in chosen:
+            print(f"mutating {module.path} against {' '.join(module.tests)} at {commit} …", flush=True)
+            result = run_module(module, args.max_children, source, commit)
+            print(f"  {result.mutants} mutants, {result.killed + result.timeout} killed, {len(result.survivors)} survived, "
+                  f"{len(result.untested)} untested, {len(result.equivalents)} equivalent: {result.score:.1f} % "
+                  f"in {result.minutes:.1f} min", flush=True)
+            results.append(result)
+            # stored and reported after each module, so a run stopped midway keeps what it measured
+            result.save()
+            REPORT.write_text(report(stored_results()), encoding="utf-8")
+    finally:
+        shutil.rmtree(source, ignore_errors=True)
+    print(f"wrote {REPORT.relative_to(ROOT)} and {len(results)} result(s) in {RESULTS.relative_to(ROOT)}/")
     return 0 if all(r.score >= args.min_score for r in results) else 1
 
 
