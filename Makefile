@@ -79,7 +79,8 @@ soak: $(STAMP) wrk
 # Mutation testing of the decision core (not part of `make test`; tens of minutes on 2 cores):
 # each module's result goes to bench/mutation/<module>.json and bench/mutation.md is regenerated
 # from all of them; `make mutation MODULES="review matcher"` runs some modules and rewrites only
-# their rows. mutmut is installed into .venv only for this target.
+# their rows. With a private PostgreSQL, as `make test` has, so the log's tests also run there.
+# mutmut is installed into .venv only for this target.
 MUTATION_STAMP := $(VENV)/.mutation-installed
 
 $(MUTATION_STAMP): $(STAMP) pyproject.toml
@@ -87,4 +88,4 @@ $(MUTATION_STAMP): $(STAMP) pyproject.toml
 	touch $(MUTATION_STAMP)
 
 mutation: $(MUTATION_STAMP)
-	nice -n 15 $(BIN)/python -m bench.mutation $(MODULES)
+	nice -n 15 scripts/with-postgres.sh $(BIN)/python -m bench.mutation $(MODULES)

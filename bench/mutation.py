@@ -105,6 +105,7 @@ class Result:
     tests: list[str]
     commit: str  # `git rev-parse --short HEAD`, "+dirty" when measured with --allow-dirty on changes
     started: str  # UTC, ISO 8601 to the minute
+    postgresql: bool = False  # a test PostgreSQL was configured: the decision-log tests ran on it too
     minutes: float = 0.0
     load_average: list[float] = field(default_factory=list)  # 1, 5, 15 min, when the module finished
     mutants: int = 0
@@ -218,10 +219,18 @@ def _widen_test_mapping(work: Path, module: Module) -> None:
     path.write_text(json.dumps(stats), encoding="utf-8")
 
 
+def _postgresql() -> bool:
+    """Whether the tests will find a PostgreSQL (tests/support/logdb.py reads the same variables):
+    `make mutation` runs under scripts/with-postgres.sh, as `make test` does, so that the log's
+    tests also run where row order is not the rowid's (SQLite returns rows by `seq` unasked)."""
+    urls = (os.environ.get(v, "") for v in ("TIAOKUAI_TEST_POSTGRES_URL", "TIAOKUAI_DATABASE_URL"))
+    return any(u.startswith("postgresql") for u in urls)
+
+
 def run_module(module: Module, children: int, source: Path, commit: str) -> Result:
     work = _prepare(module, source)
     result = Result(module.name, module.path, list(module.functions), list(module.tests), commit,
-                    datetime.now(UTC).strftime("%Y-%m-%dT%H:%MZ"))
+                    datetime.now(UTC).strftime("%Y-%m-%dT%H:%MZ"), postgresql=_postgresql())
     started = time.monotonic()
     # First pass: mutants and stats only (a filter that matches no mutant stops mutmut there).
     _mutmut(work, "run", "--max-children", str(children), "no.such.x_mutant__mutmut_0")
@@ -292,7 +301,8 @@ def report(results: dict[str, Result]) -> str:
         shown = (f.removeprefix("x_").removeprefix("xǁ").replace("ǁ", ".") for f in r.functions)
         what = r.path + (f" ({', '.join(shown)})" if r.functions else "")
         lines.append(
-            f"| {r.module}: `{what}` | {', '.join(f'`{t}`' for t in r.tests)} | {r.mutants} | {r.killed} | "
+            f"| {r.module}: `{what}` | {', '.join(f'`{t}`' for t in r.tests)}{' (SQLite and PostgreSQL)' if r.postgresql else ''} | "
+            f"{r.mutants} | {r.killed} | "
             f"{r.timeout} | {len(r.survivors)} | {len(r.untested)} | {len(r.equivalents)} | **{r.score:.1f} %** | "
             f"{r.commit} | {r.started.replace('T', ' ').replace('Z', ' UTC')} | {r.minutes:.1f} min | "
             f"{' / '.join(f'{x:.1f}' for x in r.load_average)} |"
