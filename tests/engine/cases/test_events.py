@@ -3,7 +3,8 @@ the events each command stores (whole), the clocks each event starts, stops or e
 every refusal whole — the message, hint and field a department's system shows its operator.
 
 The machine never calls the rules engine: decisions come in as the dicts the API passes it, so
-each test here writes the decision it needs.
+each test here writes the decision it needs, and the lifecycle is the seed policy's, loaded
+without a Runtime (these tests run first and fast under `make mutation`).
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ from engine.errors import (
     DisputeState,
     ExtensionRefused,
 )
-from engine.policy import policy_from_files
-from tests.conftest import SEED_POLICY, runtime_for
+from engine.policy import Policy, policy_from_files
+from engine.policy.load import load_policy
+from tests.conftest import SEED_POLICY
 
 T0 = datetime(2026, 11, 2, 9, tzinfo=CHINA)  # a Monday, a working day
 HOUR = timedelta(hours=1)
@@ -62,8 +64,22 @@ FARMLAND: dict[str, Any] = {
 
 
 @pytest.fixture(scope="module")
-def chapter() -> CaseChapter:
-    return CaseChapter.of(runtime_for(SEED_POLICY).policy)
+def seed() -> Policy:
+    return load_policy(SEED_POLICY)
+
+
+@pytest.fixture(scope="module")
+def chapter(seed: Policy) -> CaseChapter:
+    return CaseChapter.of(seed)
+
+
+def edited_lifecycle(seed: Policy, edit: Any) -> CaseChapter:
+    """The seed's chapter after `edit(lifecycle)` changed its lifecycle.yaml."""
+    files = dict(seed.files)
+    data = yaml.safe_load(files["lifecycle.yaml"])
+    edit(data["lifecycle"])
+    files["lifecycle.yaml"] = yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
+    return CaseChapter.of(policy_from_files(files))
 
 
 def opened(chapter: CaseChapter, decision: Mapping[str, Any] = WATER, **command: Any) -> list[Event]:
@@ -247,12 +263,11 @@ def test_an_event_the_state_does_not_allow_names_the_allowed_ones(chapter: CaseC
     ]}  # fmt: skip
 
 
-def test_a_finished_case_says_nothing_is_allowed(chapter: CaseChapter) -> None:
-    files = dict(runtime_for(SEED_POLICY).policy.files)
-    data = yaml.safe_load(files["lifecycle.yaml"])
-    data["lifecycle"]["transitions"] = [t for t in data["lifecycle"]["transitions"] if t["event"] != "reopen"]
-    files["lifecycle.yaml"] = yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
-    final = CaseChapter.of(policy_from_files(files))
+def test_a_finished_case_says_nothing_is_allowed(seed: Policy) -> None:
+    def no_reopening(life: dict[str, Any]) -> None:
+        life["transitions"] = [t for t in life["transitions"] if t["event"] != "reopen"]
+
+    final = edited_lifecycle(seed, no_reopening)
     events = opened(final)
     for kind, actor, hours in (("sign", "qj-water", 1), ("report_in", "qj-water", 2), ("handle", "qj-water", 3), ("close", "gaojia", 4)):
         events = then(final, events, kind, actor, T0 + hours * HOUR)
@@ -344,12 +359,8 @@ def test_an_extension_of_a_limit_not_running_or_already_due(chapter: CaseChapter
     assert then(chapter, late, "extend", "qj-water", due - timedelta(seconds=1), **ask)[-1].kind == "extend"
 
 
-def test_a_lifecycle_without_extensions_refuses_them(chapter: CaseChapter) -> None:
-    files = dict(runtime_for(SEED_POLICY).policy.files)
-    data = yaml.safe_load(files["lifecycle.yaml"])
-    del data["lifecycle"]["extensions"]
-    files["lifecycle.yaml"] = yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
-    strict = CaseChapter.of(policy_from_files(files))
+def test_a_lifecycle_without_extensions_refuses_them(seed: Policy) -> None:
+    strict = edited_lifecycle(seed, lambda life: life.pop("extensions"))
     events = then(strict, opened(strict), "sign", "qj-water", T0)
     assert refused(EventInvalid, strict, events, "extend", "qj-water", T0, reason="r", data={"limit": "report_in", "by": "1wd"}) == (
         "this lifecycle allows no extensions", None, "kind")
@@ -540,3 +551,4 @@ def test_an_event_the_state_does_not_know_is_kept_and_changes_nothing(chapter: C
     state = fold("c1", events, chapter)
     assert (state.state, state.version, clocks(state)) == ("dispatched", 3, [("sign", "1h", T0, T0 + 2 * HOUR, None, None, "qj-water")])
     assert state.clocks[0].extensions == ("1h",)
+
