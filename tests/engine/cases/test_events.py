@@ -63,9 +63,12 @@ FARMLAND: dict[str, Any] = {
 }
 
 
+SEED = load_policy(SEED_POLICY)  # at import: a mutation run's fork server loads it once
+
+
 @pytest.fixture(scope="module")
 def seed() -> Policy:
-    return load_policy(SEED_POLICY)
+    return SEED
 
 
 @pytest.fixture(scope="module")
