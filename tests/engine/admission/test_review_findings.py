@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -17,10 +18,11 @@ import pytest
 
 from engine.admission import BasisRef, Proposal
 from engine.errors import CompileError, ProposalError
-from engine.runtime import Runtime
-from tests.conftest import FIXTURES, SEED_POLICY, runtime_for
+from engine.policy.load import load_policy
+from tests.conftest import FIXTURES, SEED_POLICY
 from tests.support.messages import assert_fully_rendered
 from tests.support.policy_edit import copy_with_edit
+from tests.support.reviews import Reviewer
 
 DAY = date(2026, 11, 25)
 LAW = BasisRef("中华人民共和国老年人权益保障法", "law")
@@ -43,10 +45,18 @@ BASE = Proposal(
 )
 
 
-def review(rt: Runtime, **changes: Any) -> dict[str, Any]:
+def review(reviewer: Reviewer, **changes: Any) -> dict[str, Any]:
     proposal = dataclasses.replace(BASE, **changes)
-    assert_fully_rendered(rt.policy, proposal)
-    return rt.review(proposal).to_dict()
+    assert_fully_rendered(reviewer.policy, proposal)
+    return reviewer(proposal).to_dict()
+
+
+@pytest.fixture(scope="module")
+def seed() -> Iterator[Reviewer]:
+    """The seed policy's criteria in durable_rules (tests/support/reviews.py: no whole Runtime)."""
+    reviewer = Reviewer(load_policy(SEED_POLICY))
+    yield reviewer
+    reviewer.close()
 
 
 def findings(result: dict[str, Any]) -> list[tuple[str, str, str]]:
@@ -56,8 +66,8 @@ def findings(result: dict[str, Any]) -> list[tuple[str, str, str]]:
 # --- the workload --------------------------------------------------------------------------
 
 
-def test_an_admissible_task_and_all_its_facts(seed_runtime: Runtime) -> None:
-    result = review(seed_runtime)
+def test_an_admissible_task_and_all_its_facts(seed: Reviewer) -> None:
+    result = review(seed)
     assert (result["outcome"], result["outcome_label"], result["findings"], result["reuse"]) == ("admitted", "准予进入网格", [], [])
     assert result["facts"] == {
         "kind": "special_groups", "kind_in_grid_functions": True, "kind_needs_training": False,
@@ -73,13 +83,13 @@ def test_an_admissible_task_and_all_its_facts(seed_runtime: Runtime) -> None:
         "end_date": "2026-12-31", "actions": ["visit"],
     }  # fmt: skip
     assert (result["filing_due"], result["fired"], result["reference"]) == (None, [], None)
-    assert result["policy"] == {"id": "qujiang", "version": seed_runtime.policy.version, "digest": seed_runtime.policy.digest}
+    assert result["policy"] == {"id": "qujiang", "version": seed.policy.version, "digest": seed.policy.digest}
     assert result["as_of"] == "2026-11-25"
 
 
-def test_one_sufficient_basis_is_enough_and_fields_count_once(seed_runtime: Runtime) -> None:
+def test_one_sufficient_basis_is_enough_and_fields_count_once(seed: Reviewer) -> None:
     notice = BasisRef("某局通知", "department_notice")
-    result = review(seed_runtime, basis=(notice, LAW), fields=("gas_alarm", "gas_alarm"), reference="QJ-GRID-7")
+    result = review(seed, basis=(notice, LAW), fields=("gas_alarm", "gas_alarm"), reference="QJ-GRID-7")
     facts = result["facts"]
     assert (facts["basis_count"], facts["basis_sufficient"]) == (2, True)
     assert (facts["field_count"], facts["new_field_count"], result["reference"]) == (1, 1, "QJ-GRID-7")
@@ -88,7 +98,7 @@ def test_one_sufficient_basis_is_enough_and_fields_count_once(seed_runtime: Runt
         "message": "拟采集的燃气报警器安装情况尚未纳入“一表通”; 准入后由网格统一采集并纳入一表通, 供各部门共享复用",
         "basis": [{"document": "杭州市上城区\"一表通\"报道(2021)", "url": "https://wap.265xx.com/w405/414941.html"}],
     }  # fmt: skip
-    without = review(seed_runtime, basis=())
+    without = review(seed, basis=())
     assert findings(without) == [
         ("GA-01", "return", "未附法律法规或县级以上党委政府文件依据(所附依据：无); 请补充依据后重新提交"),
     ]
@@ -99,23 +109,23 @@ def test_a_cited_basis_serialises_with_its_article_when_given() -> None:
     assert BasisRef("统计法", "law").to_dict() == {"document": "统计法", "level": "law"}
 
 
-def test_over_capacity_is_returned_with_the_figures(seed_runtime: Runtime) -> None:
-    result = review(seed_runtime, frequency="once", end_date=None, households=None, minutes_per_household=3, minutes_per_grid=1)
+def test_over_capacity_is_returned_with_the_figures(seed: Reviewer) -> None:
+    result = review(seed, frequency="once", end_date=None, households=None, minutes_per_household=3, minutes_per_grid=1)
     assert result["outcome"] == "returned"
     assert findings(result) == [
         ("GA-07", "return", "未明确截止日期; 临时性任务须写明起止时间, 到期自动退出网格"),
         ("GA-09", "return", "预计每网格每月用时 1201 分钟, 为单项任务容量 1200 分钟的 101%; 请压减范围、频次或另行配备力量"),
     ]
     assert (result["facts"]["has_end_date"], "duration_days" in result["facts"]) == (False, False)
-    exactly_full = review(seed_runtime, frequency="once", end_date=None, households=None, minutes_per_household=3)
+    exactly_full = review(seed, frequency="once", end_date=None, households=None, minutes_per_household=3)
     assert [f[0] for f in findings(exactly_full)] == ["GA-07"]  # 100 % is within capacity
 
 
 # --- actions, powers and formalism -------------------------------------------------------------
 
 
-def test_actions_named_only_in_the_description_are_found(seed_runtime: Runtime) -> None:
-    result = review(seed_runtime, description="走访时请拍照签到并在群内报数", actions=())
+def test_actions_named_only_in_the_description_are_found(seed: Reviewer) -> None:
+    result = review(seed, description="走访时请拍照签到并在群内报数", actions=())
     assert result["outcome"] == "rejected"
     assert findings(result) == [
         ("GA-10", "reject", "任务要求拍照打卡(据“拍照签到”)、工作群接龙报数(据“群内报数”), 属于以留痕代替实绩的“指尖上的形式主义”, 不得要求网格员"),
@@ -124,8 +134,8 @@ def test_actions_named_only_in_the_description_are_found(seed_runtime: Runtime) 
     assert result["facts"]["formalism_action_count"] == 2 and result["facts"]["power_action_count"] == 0
 
 
-def test_declared_actions_are_named_without_a_source(seed_runtime: Runtime) -> None:
-    result = review(seed_runtime, actions=("verify_license", "photo_check_in"))
+def test_declared_actions_are_named_without_a_source(seed: Reviewer) -> None:
+    result = review(seed, actions=("verify_license", "photo_check_in"))
     assert findings(result) == [
         ("GA-03", "reject", "任务要求网格员核查证照, 属于行政执法或行政检查权, 网格员不具备执法资格; 网格员只承担发现、劝导、上报, 查处由申请部门或乡镇(街道)综合行政执法队实施"),
         ("GA-10", "reject", "任务要求拍照打卡, 属于以留痕代替实绩的“指尖上的形式主义”, 不得要求网格员"),
@@ -133,8 +143,8 @@ def test_declared_actions_are_named_without_a_source(seed_runtime: Runtime) -> N
     assert result["task"]["actions"] == ["verify_license", "photo_check_in"]
 
 
-def test_a_task_kind_with_power_is_itself_a_power(seed_runtime: Runtime) -> None:
-    result = review(seed_runtime, kind="enforcement")
+def test_a_task_kind_with_power_is_itself_a_power(seed: Reviewer) -> None:
+    result = review(seed, kind="enforcement")
     assert findings(result) == [
         ("GA-02", "reject", "“行政执法”不属于网格职责范围(信息采集、隐患排查、矛盾调解、政策宣传、服务群众等), 不得交由网格承担"),
         ("GA-03", "reject", "任务要求网格员承担“行政执法”, 属于行政执法或行政检查权, 网格员不具备执法资格; 网格员只承担发现、劝导、上报, 查处由申请部门或乡镇(街道)综合行政执法队实施"),
@@ -145,9 +155,9 @@ def test_a_task_kind_with_power_is_itself_a_power(seed_runtime: Runtime) -> None
 # --- every criterion's message, whole ----------------------------------------------------------
 
 
-def test_every_returned_and_rejected_message_whole(seed_runtime: Runtime) -> None:
+def test_every_returned_and_rejected_message_whole(seed: Reviewer) -> None:
     result = review(
-        seed_runtime,
+        seed,
         end_date=date(2027, 6, 30),
         fields=("name", "phone", "gas_alarm"),
         assesses_grid_workers=True,
@@ -178,14 +188,14 @@ def test_every_returned_and_rejected_message_whole(seed_runtime: Runtime) -> Non
     assert (facts["basis_count"], facts["basis_sufficient"], facts["duration_days"]) == (1, False, 212)
 
 
-def test_a_task_outside_the_grid_functions_is_named(seed_runtime: Runtime) -> None:
-    assert findings(review(seed_runtime, kind="reporting")) == [
+def test_a_task_outside_the_grid_functions_is_named(seed: Reviewer) -> None:
+    assert findings(review(seed, kind="reporting")) == [
         ("GA-02", "reject", "“报表填报”不属于网格职责范围(信息采集、隐患排查、矛盾调解、政策宣传、服务群众等), 不得交由网格承担"),
     ]
 
 
-def test_an_emergency_is_admitted_with_its_category_and_filing_date(seed_runtime: Runtime) -> None:
-    result = review(seed_runtime, emergency=True, emergency_category="natural_disaster", funding=False, basis=(), channel="work_group")
+def test_an_emergency_is_admitted_with_its_category_and_filing_date(seed: Reviewer) -> None:
+    result = review(seed, emergency=True, emergency_category="natural_disaster", funding=False, basis=(), channel="work_group")
     assert (result["outcome"], result["filing_due"]) == ("admitted", "2026-12-08")  # start + 7 filing days
     assert findings(result) == [
         ("GA-13", "note", "紧急事项(自然灾害(防汛防台等))先行进入网格, 免于事前审查; 申请部门须于 2026-12-08 前向衢江区社会治理中心补办备案"),
@@ -198,16 +208,18 @@ def test_an_emergency_is_admitted_with_its_category_and_filing_date(seed_runtime
 
 
 @pytest.fixture(scope="module")
-def edited(tmp_path_factory: pytest.TempPathFactory) -> Runtime:
+def edited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Reviewer]:
     """GA-13 limited to public-health emergencies; GA-14 in force during December 2026 only."""
     first = copy_with_edit(SEED_POLICY, tmp_path_factory.mktemp("p") / "policy", "grid_criteria", "GA-13",
                            when={"emergency": True, "emergency_category": "public_health"})
     second = copy_with_edit(Path(first), tmp_path_factory.mktemp("q") / "policy", "grid_criteria", "GA-14",
                             valid_from="2026-12-01", valid_until="2027-01-01")
-    return Runtime.from_dir(second)
+    reviewer = Reviewer(load_policy(second))
+    yield reviewer
+    reviewer.close()
 
 
-def test_criteria_see_the_emergency_category(edited: Runtime) -> None:
+def test_criteria_see_the_emergency_category(edited: Reviewer) -> None:
     health = review(edited, emergency=True, emergency_category="public_health")
     assert [f[0] for f in findings(health)] == ["GA-13"]
     assert "突发公共卫生事件" in findings(health)[0][2]
@@ -218,7 +230,7 @@ def test_criteria_see_the_emergency_category(edited: Runtime) -> None:
     ("as_of", "fires"),
     [(date(2026, 11, 30), False), (date(2026, 12, 1), True), (date(2026, 12, 31), True), (date(2027, 1, 1), False)],
 )
-def test_criteria_apply_only_while_in_force(edited: Runtime, as_of: date, fires: bool) -> None:
+def test_criteria_apply_only_while_in_force(edited: Reviewer, as_of: date, fires: bool) -> None:
     result = review(edited, fields=("gas_alarm",), as_of=as_of)
     assert ("GA-14" in result["fired"]) is fires
     assert result["as_of"] == as_of.isoformat()
@@ -229,7 +241,7 @@ def test_criteria_apply_only_while_in_force(edited: Runtime, as_of: date, fires:
 
 def test_a_policy_without_the_chapter_refuses_reviews_whole() -> None:
     with pytest.raises(ProposalError) as info:
-        runtime_for(FIXTURES / "haiwan").review(BASE)
+        Reviewer(load_policy(FIXTURES / "haiwan"))(BASE)
     e = info.value
     assert (e.code, e.message, e.field, e.hint) == (
         "no_grid_admission", "policy `haiwan` has no grid admission chapter", None,
@@ -237,14 +249,14 @@ def test_a_policy_without_the_chapter_refuses_reviews_whole() -> None:
     )
 
 
-def test_the_criteria_compile_up_to_the_sibling_limit(seed_runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_criteria_compile_up_to_the_sibling_limit(seed: Reviewer, monkeypatch: pytest.MonkeyPatch) -> None:
     module = importlib.import_module("engine.admission.review")  # the facade's `review` is the function
 
-    compiled = module.compile_criteria(seed_runtime.policy)
+    compiled = module.compile_criteria(seed.policy)
     assert compiled is not None
     firsts = {repr(r["all"][0]["m"]["$and"][1]) for r in compiled.shards[module.CRITERIA_SHARD].values()}
     monkeypatch.setattr(module, "MAX_SIBLINGS", len(firsts))
-    assert module.compile_criteria(seed_runtime.policy) is not None
+    assert module.compile_criteria(seed.policy) is not None
     monkeypatch.setattr(module, "MAX_SIBLINGS", len(firsts) - 1)
     with pytest.raises(CompileError, match=f"^{len(firsts)} distinct first tests among the grid criteria; the engine hangs above 512$"):
-        module.compile_criteria(seed_runtime.policy)
+        module.compile_criteria(seed.policy)
