@@ -19,7 +19,9 @@ from engine.rules.durable import Registration, shared_adapter
 
 
 class Reviewer:
-    """Reviews proposals against `policy`'s criteria, registered once; `close()` drops them."""
+    """Reviews proposals against `policy`'s criteria, registered once for the session (as
+    tests/conftest.py keeps its Runtimes): unregistering one in a fixture's teardown crashed
+    the process inside durable_rules under `make mutation` (delete_state, engine/rules/durable.py)."""
 
     def __init__(self, policy: Policy) -> None:
         self.policy = policy
@@ -35,7 +37,3 @@ class Reviewer:
     def __call__(self, proposal: Proposal, **changes: Any) -> Review:
         return review(dataclasses.replace(proposal, **changes), self.policy, self._fire)
 
-    def close(self) -> None:
-        if self._registration is not None:
-            self._adapter.unregister(self._registration)
-            self._registration = None

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -52,11 +51,9 @@ def review(reviewer: Reviewer, **changes: Any) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def seed() -> Iterator[Reviewer]:
+def seed() -> Reviewer:
     """The seed policy's criteria in durable_rules (tests/support/reviews.py: no whole Runtime)."""
-    reviewer = Reviewer(load_policy(SEED_POLICY))
-    yield reviewer
-    reviewer.close()
+    return Reviewer(load_policy(SEED_POLICY))
 
 
 def findings(result: dict[str, Any]) -> list[tuple[str, str, str]]:
@@ -208,15 +205,13 @@ def test_an_emergency_is_admitted_with_its_category_and_filing_date(seed: Review
 
 
 @pytest.fixture(scope="module")
-def edited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Reviewer]:
+def edited(tmp_path_factory: pytest.TempPathFactory) -> Reviewer:
     """GA-13 limited to public-health emergencies; GA-14 in force during December 2026 only."""
     first = copy_with_edit(SEED_POLICY, tmp_path_factory.mktemp("p") / "policy", "grid_criteria", "GA-13",
                            when={"emergency": True, "emergency_category": "public_health"})
     second = copy_with_edit(Path(first), tmp_path_factory.mktemp("q") / "policy", "grid_criteria", "GA-14",
                             valid_from="2026-12-01", valid_until="2027-01-01")
-    reviewer = Reviewer(load_policy(second))
-    yield reviewer
-    reviewer.close()
+    return Reviewer(load_policy(second))
 
 
 def test_criteria_see_the_emergency_category(edited: Reviewer) -> None:
