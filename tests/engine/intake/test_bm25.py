@@ -39,10 +39,10 @@ OUTSIDE = ("gamma zeta",)
 DOCS, AVERAGE = 4, (10.3 + 4 + 6 + 2) / 4
 
 
-def weight(tf: float, length: float, df: int) -> float:
+def weight(tf: float, length: float, df: int, docs: int = DOCS, average: float = AVERAGE) -> float:
     """BM25's weight of a feature in one matter (k1 = 1.2, b = 0.5)."""
-    idf = math.log(1 + (DOCS - df + 0.5) / (df + 0.5))
-    return idf * tf * 2.2 / (tf + 1.2 * (0.5 + 0.5 * length / AVERAGE))
+    idf = math.log(1 + (docs - df + 0.5) / (df + 0.5))
+    return idf * tf * 2.2 / (tf + 1.2 * (0.5 + 0.5 * length / average))
 
 
 @pytest.fixture(scope="module")
@@ -86,12 +86,30 @@ def test_matters_out_of_force_on_the_day_are_left_out(matcher: Matcher) -> None:
     assert matcher.classify("zeta", on=date(2026, 6, 1)).reason == "未识别出清单事项: 诉求与清单中任何事项都没有共同的词"
 
 
+def test_a_matter_out_of_force_does_not_hide_one_in_force_after_it() -> None:
+    listed = Matcher([matter("OLD", "omega", valid_until=date(2026, 1, 1)), matter("NEW", "omega")], SEGMENTER)
+    assert [c.id for c in listed.rank("omega", on=date(2026, 6, 1))] == ["NEW"]
+    assert [c.id for c in listed.rank("omega", on=date(2025, 6, 1))] == ["NEW", "OLD"]
+
+
+def test_every_outside_example_adds_to_the_outside_score() -> None:
+    # zeta: 3 in M (the name); 4 in the outside document (four examples, each 1), which is 4 long
+    listed = Matcher([matter("M", "zeta")], SEGMENTER, outside=("zeta", "zeta!", "zeta?", "zeta。"))
+    first, outside = round(weight(3, 3, 2, docs=2, average=3.5), 2), round(weight(4, 4, 2, docs=2, average=3.5), 2)
+    assert outside > first
+    assert listed.classify("zeta").reason == (
+        f"未识别出清单事项: 更像清单外诉求(咨询、表扬等), 清单外示例得分 {outside:g} 不低于最高事项得分 {first:g}")
+
+
 def test_leaving_an_example_out_scores_without_its_words(matcher: Matcher) -> None:
     # A without "gamma delta": gamma 2 - 1 in a matter 10.3 - 2 long; delta is gone from A
     assert scored(matcher.rank("gamma delta", leave_out=("A", "gamma delta"))) == [
         ("B", "delta", round(weight(3, 4, 2), 2), [("delta", "word", ("name",), round(weight(3, 4, 2), 2), None)]),
         ("A", "alpha", round(weight(1, 8.3, 2), 2), [("gamma", "word", ("example",), round(weight(1, 8.3, 2), 2), "alpha gamma")]),
     ]  # fmt: skip
+    # a word of the matter that the left-out example lacks keeps its weight; the matter is shorter
+    assert {c.id: c.score for c in matcher.rank("alpha gamma", leave_out=("A", "gamma delta"))} == {
+        "A": round(weight(4.3, 8.3, 1) + weight(1, 8.3, 2), 2)}
     whole = {c.id: c.score for c in matcher.rank("gamma delta")}
     assert whole == {"A": round(weight(2, 10.3, 2) + weight(1, 10.3, 2), 2), "B": round(weight(3, 4, 2), 2)}
 
