@@ -182,6 +182,13 @@ def test_confidence_levels_and_their_reasons(scores: tuple[float, ...], outside:
     assert matcher.confidence(ranked(*scores), outside) == (Confidence(confidence), reason)
 
 
+def test_without_outside_examples_a_weak_match_is_low_for_its_score_alone() -> None:
+    assert Matcher([], SEGMENTER).confidence(ranked(0.5)) == (Confidence.low, "未识别出清单事项: 最高得分 0.5 低于 9")
+    weak = Matcher([matter("M", "one two"), matter("N", "one")], SEGMENTER)  # `one` is in both: a low idf
+    got = weak.classify("one")
+    assert got.candidates[0].score < 1 and got.reason == f"未识别出清单事项: 最高得分 {got.candidates[0].score:g} 低于 9"
+
+
 def test_confidence_follows_the_thresholds_given() -> None:
     strict = Matcher([], SEGMENTER, thresholds=Thresholds(high=20.0, medium=10.0, margin=2.0))
     assert strict.confidence(ranked(9.5)) == (Confidence.low, "未识别出清单事项: 最高得分 9.5 低于 10")
@@ -203,3 +210,4 @@ def test_policy_terms_are_the_parts_of_names_and_aliases() -> None:
     named = matter("T", "河道和湖泊、水库(山塘)“采砂”（堆场）", aliases=("黑诊所", "x", '"游医"'))
     assert policy_terms([named]) == {"河道", "湖泊", "水库", "山塘", "采砂", "堆场", "黑诊所", "游医"}
     assert policy_terms([matter("U", "井", aliases=("a和b",))]) == set()
+    assert policy_terms([matter("V", "X射线探伤")]) == {"X射线探伤"}  # only the listed separators split
