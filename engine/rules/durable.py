@@ -38,8 +38,8 @@ _RETRACT_PREFIX = '{"sid":"tk","id":"'
 _OK, _NOT_HANDLED = 0, 1
 
 
-def _encode(fact: dict[str, Any]) -> str:
-    """The fact as the C engine reads it: JSON text.
+def _encode(fact: dict[str, Any], fact_id: str) -> str:
+    """The fact as the C engine reads it: JSON text, with the fixed sid and the fact's id.
 
     # NOTE: orjson, not json: ~5x faster on every cache miss (bench/results.md). Where the
     # two differ, json decides: orjson writes NaN and infinities as null (json refuses
@@ -49,9 +49,53 @@ def _encode(fact: dict[str, Any]) -> str:
         if isinstance(value, float) and not math.isfinite(value):
             raise ValueError(f"{value} is not a JSON value")
     try:
-        return orjson.dumps(fact).decode()
+        body = orjson.dumps(fact).decode()
     except TypeError:  # an integer beyond 64 bits
-        return json.dumps(fact, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        body = json.dumps(fact, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    # The session keys go first; the fact's own properties follow (never these three keys).
+    head = f'{{"sid":"{SID}","id":"{fact_id}","decision_id":"{fact_id}"'
+    return f"{head},{body[1:]}" if len(body) > 2 else f"{head}}}"
+
+
+_SESSION_KEYS = frozenset({"sid", "id", "decision_id"})
+_OPERATORS = frozenset({"$ex", "$nex", "$neq", "$lt", "$lte", "$gt", "$gte"})
+
+
+def properties_tested(rules: dict[str, dict[str, Any]]) -> tuple[str, ...] | None:
+    """The fact properties the rules of one ruleset test, or None when a condition uses a
+    form this reading does not know (then the whole fact is sent).
+
+    A property no rule tests cannot change which rules fire: it is left out of the message,
+    so the C engine parses, stores and echoes less (docs/durable_rules.md §1).
+    """
+    keys: set[str] = set()
+
+    def walk(term: Any) -> bool:
+        if not isinstance(term, dict) or len(term) != 1:
+            return False
+        ((op, arg),) = term.items()
+        if op in ("$and", "$or"):
+            return isinstance(arg, list) and all(walk(t) for t in arg)
+        if op in _OPERATORS:
+            if not isinstance(arg, dict) or len(arg) != 1:
+                return False
+            ((key, value),) = arg.items()
+            op, arg = key, value
+        if op.startswith("$") or "." in op or isinstance(arg, dict | list):
+            return False  # an operator, a nested path or an expression this reading does not know
+        keys.add(op)
+        return True
+
+    for rule in rules.values():
+        conditions = rule.get("all")
+        if set(rule) - {"all", "run", "pri"} or not isinstance(conditions, list):
+            return None
+        for condition in conditions:
+            if not isinstance(condition, dict) or set(condition) != {"m"} or not walk(condition["m"]):
+                return None
+    return tuple(sorted(keys - _SESSION_KEYS))
+
+
 _c = durable_engine.durable_rules_engine
 
 
@@ -81,12 +125,16 @@ class Registration:
 class DurableRules:
     """Registers compiled policies and evaluates facts against them."""
 
-    def __init__(self) -> None:
+    def __init__(self, whole_facts: bool = False) -> None:
+        # `whole_facts`: send every property of a fact, tested or not (bench/engine.py's row
+        # for the adapter before `properties_tested`); decisions are the same either way.
+        self._whole_facts = whole_facts
         self._host = _QuietHost()
         self._lock = threading.Lock()
         self._generations = itertools.count(1)
         self._fact_ids = itertools.count(1)
-        self._handles: dict[str, tuple[int, frozenset[str]]] = {}  # ruleset name → C handle, rule names
+        # ruleset name → C handle, its rule names, the fact properties its rules test
+        self._handles: dict[str, tuple[int, frozenset[str], tuple[str, ...] | None]] = {}
 
     def register(self, compiled: CompiledPolicy) -> Registration:
         """Create one ruleset per shard, named after the policy digest and a generation."""
@@ -107,7 +155,8 @@ class DurableRules:
                 self._forget(list(definitions))
                 raise EngineFailure(f"durable_rules refused the policy: {exc}") from exc
             for name, rules in definitions.items():
-                self._handles[name] = (self._host._ruleset_directory[name]._handle, frozenset(rules))
+                handle = self._host._ruleset_directory[name]._handle
+                self._handles[name] = (handle, frozenset(rules), None if self._whole_facts else properties_tested(rules))
         return Registration(generation, names)
 
     def unregister(self, registration: Registration) -> None:
@@ -151,10 +200,14 @@ class DurableRules:
             entry = self._handles.get(ruleset)
             if entry is None:
                 raise EngineFailure(f"ruleset `{ruleset}` is not registered")
-            handle, rule_names = entry
+            handle, rule_names, tested = entry
             fact_id = str(next(self._fact_ids))
+            if tested is not None:
+                fact = {key: fact[key] for key in tested if key in fact}
+            elif not _SESSION_KEYS.isdisjoint(fact):
+                fact = {key: value for key, value in fact.items() if key not in _SESSION_KEYS}
             try:
-                message = _encode({**fact, "sid": SID, "id": fact_id, "decision_id": fact_id})
+                message = _encode(fact, fact_id)
             except (TypeError, ValueError) as exc:  # only JSON scalars may reach the engine
                 raise EngineFailure(f"fact is not plain JSON: {exc}") from exc
             try:
