@@ -197,6 +197,14 @@ def test_gate_returns_warnings_and_passes_them() -> None:
     assert gate(load_policy(SEED_POLICY)) == []
 
 
+def test_intake_self_test_is_checked_but_not_gated() -> None:
+    """Ranking every example is `check`'s (warnings only); the activation gate leaves it out."""
+    policy = load_policy(CHECK / "example_misassigned")
+    assert "example_misassigned" in [f.code for f in static_findings(policy)]
+    assert "example_misassigned" not in [f.code for f in gate(policy)]
+    assert "example_misassigned" in [f.code for f in check_dir(CHECK / "example_misassigned", full=False).findings]
+
+
 # --- durable_rules' structural limits: the model against the engine ---------------------------
 
 GUARD = {"$ex": {"decision_id": 1}}
