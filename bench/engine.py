@@ -4,6 +4,8 @@ time to load, validate and compile the policy, at seed size and ×10 (bench/synt
 Variants run round-robin in every round (the machine is shared: medians of per-round
 figures, ratios computed per round against the baseline of the same round):
 - engine, cache miss: `Runtime.decide_uncached`, durable_rules evaluates every case;
+- engine, cache miss, whole facts: the same, on an adapter that sends every property of the
+  fact (`DurableRules(whole_facts=True)`: the adapter before it sent only the tested ones);
 - engine, cache hit: `Runtime.decide` on cases already in the decision cache;
 - plain Python: the same `engine.lead.decide.decide`, with bench/plain.py matching instead of
   durable_rules (dict by matter + scan of compiled conditions);
@@ -21,9 +23,11 @@ import random
 import statistics
 import subprocess
 import sys
+import tarfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from io import BytesIO
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +37,7 @@ from engine.analysis import space
 from engine.lead.decide import decide
 from engine.lead.decision import Case
 from engine.lead.facts import build_fact
-from engine.rules.durable import shared_adapter
+from engine.rules.durable import DurableRules, shared_adapter
 from engine.runtime import Runtime
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -94,6 +98,12 @@ def engine_figures(scale: int, rounds: int, n: int) -> dict[str, Any]:
     names = runtime.active.registration.names
     adapter = shared_adapter()
     plain = PlainFire(compiled)
+    whole = DurableRules(whole_facts=True)
+    whole_names = whole.register(compiled).names
+
+    def whole_fire(shard: str, fact: dict[str, Any]) -> list[str]:
+        return whole.fire(whole_names[shard], fact)
+
     cases = sample_cases(runtime, n)
     facts = [(compiled.shard_of_matter[c.matter], build_fact(policy, c)) for c in cases if c.matter]
 
@@ -109,13 +119,16 @@ def engine_figures(scale: int, rounds: int, n: int) -> dict[str, Any]:
     k = len(cases)
     variants: dict[str, Callable[[int], Any]] = {
         "engine, cache miss (durable_rules)": lambda i: runtime.decide_uncached(cases[i % k]),
+        "engine, cache miss, whole facts (before)": lambda i: decide(cases[i % k], compiled, whole_fire),
         "engine, cache hit": lambda i: runtime.decide(cases[i % k]),
         "plain Python (same decide, dict by matter + scan)": lambda i: decide(cases[i % k], compiled, plain),
         "matching only: durable_rules fire": lambda i: adapter.fire(names[facts[i % len(facts)][0]], facts[i % len(facts)][1]),
         "matching only: plain Python": lambda i: plain(*facts[i % len(facts)]),
     }
     series = {name: Series() for name in variants}
-    ratios: dict[str, list[float]] = {"miss_p50": [], "miss_p99": [], "miss_rate": [], "hit_p50": [], "fire_p50": [], "fire_rate": []}
+    ratios: dict[str, list[float]] = {
+        "miss_p50": [], "miss_p99": [], "miss_rate": [], "hit_p50": [], "fire_p50": [], "fire_rate": [], "whole_p50": [], "whole_rate": [],
+    }  # fmt: skip
     for _ in range(rounds):
         for name, fn in variants.items():
             gc.collect()
@@ -127,6 +140,9 @@ def engine_figures(scale: int, rounds: int, n: int) -> dict[str, Any]:
         ratios["miss_p99"].append(miss.p99[-1] / base.p99[-1])
         ratios["miss_rate"].append(miss.rate[-1] / base.rate[-1])
         ratios["hit_p50"].append(hit.p50[-1] / base.p50[-1])
+        whole_miss = series["engine, cache miss, whole facts (before)"]
+        ratios["whole_p50"].append(whole_miss.p50[-1] / base.p50[-1])
+        ratios["whole_rate"].append(whole_miss.rate[-1] / base.rate[-1])
         ratios["fire_p50"].append(fire.p50[-1] / pfire.p50[-1])
         ratios["fire_rate"].append(fire.rate[-1] / pfire.rate[-1])
     return {
@@ -186,20 +202,35 @@ print(json.dumps(out))
 """
 
 
-def load_figures(trees: dict[str, Path], scales: tuple[int, ...] = (1, 10, 100), reps: int = 3) -> dict[str, Any]:
+def revision_tree(into: Path, revision: str, name: str) -> Path | None:
+    """The files of a git revision under `into/name` (git archive), or None without git or it."""
+    try:
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", revision], capture_output=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    with tarfile.open(fileobj=BytesIO(archive)) as tar:
+        tar.extractall(into / name, filter="data")
+    return into / name
+
+
+def load_figures(
+    trees: dict[str, Path], scales: tuple[int, ...] = (1, 10, 100), reps: int = 3, only: dict[str, tuple[int, ...]] | None = None
+) -> dict[str, Any]:
     """Load + validate, the activation gate, compile and register at each scale, for each
     tree (e.g. "now" and "before": the baseline revision), each rep in a fresh process, the
-    trees interleaved; medians per tree and scale, and the ×10 → ×100 growth per rep."""
+    trees interleaved; medians per tree and scale, and the ×10 → ×100 growth per rep.
+    `only` limits a tree to some scales (a revision too slow to load at ×100 in a bench run)."""
     runs: dict[str, list[dict[str, dict[str, float]]]] = {name: [] for name in trees}
     for _ in range(reps):
         for name, tree in trees.items():
-            out = subprocess.run([sys.executable, "-c", _LOAD_SNIPPET, *map(str, scales)], cwd=tree, capture_output=True, text=True, check=True)
+            tree_scales = (only or {}).get(name, scales)
+            out = subprocess.run([sys.executable, "-c", _LOAD_SNIPPET, *map(str, tree_scales)], cwd=tree, capture_output=True, text=True, check=True)
             runs[name].append({int(k): v for k, v in json.loads(out.stdout).items()})
     figures: dict[str, Any] = {}
     for name, per_rep in runs.items():
         figures[name] = {
-            scale: {key: statistics.median(r[scale][key] for r in per_rep) for key in per_rep[0][scale]} for scale in scales
+            scale: {key: statistics.median(r[scale][key] for r in per_rep) for key in per_rep[0][scale]} for scale in per_rep[0]
         }
-        if 10 in scales and 100 in scales:
+        if 10 in per_rep[0] and 100 in per_rep[0]:
             figures[name]["growth_10_100"] = statistics.median(r[100]["total_ms"] / r[10]["total_ms"] for r in per_rep)
     return figures

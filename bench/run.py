@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.asgi_profile import asgi_figures
-from bench.engine import engine_figures, load_figures
+from bench.engine import engine_figures, load_figures, revision_tree
 from bench.http import ROOT, baseline_tree, http_figures
 from bench.intake_eval import INTAKE_BEGIN, INTAKE_END, intake_figures, intake_section
 from bench.keepalive import keepalive_figures, keepalive_section
@@ -32,6 +32,10 @@ def markers(name: str) -> tuple[str, str]:
 
 
 SOAK_BEGIN, SOAK_END = markers("soak")
+# The revision before the activation gate's fixes (intake's self-test out of the gate, the
+# locator's index): its load row is measured at ×1 next to the current tree.
+GATE_BASELINE = "2e86c4e"
+GATE_BASELINE_NAME = "before the gate fixes (2e86c4e)"
 TARGET_P50, TARGET_P99 = 60.0, 300.0
 
 
@@ -81,8 +85,10 @@ def engine_section(results: list[dict[str, Any]]) -> list[str]:
                 continue
             p50_ratio = fig["p50"] / plain["p50"]
             rate_ratio = fig["rate"] / plain["rate"]
-            if name.startswith("engine, cache miss"):
+            if name == "engine, cache miss (durable_rules)":
                 p50_ratio, rate_ratio = ratios["miss_p50"], ratios["miss_rate"]
+            elif name == "engine, cache miss, whole facts (before)":
+                p50_ratio, rate_ratio = ratios["whole_p50"], ratios["whole_rate"]
             elif name.startswith("engine, cache hit"):
                 p50_ratio = ratios["hit_p50"]
             lines.append(f"| {size} | {shape} | {name} | {fmt(fig['p50'])} | {fmt(fig['p99'])} | {fmt(fig['rate'], 0)} | {p50_ratio:.2f} | {rate_ratio:.2f} |")
@@ -123,7 +129,7 @@ def load_section(loads: dict[str, Any]) -> list[str]:
         "|---|---|---|---|---|---|---|---|",
     ]
     for name, figures in loads.items():
-        for scale in (1, 10, 100):
+        for scale in (s for s in (1, 10, 100) if s in figures):
             f = figures[scale]
             lines.append(
                 f"| {name} | ×{scale} | {f['matters']:.0f} / {f['rules']:.0f} | {fmt(f['parse_validate_ms'])} | {fmt(f['gate_ms'])} | "
@@ -131,7 +137,8 @@ def load_section(loads: dict[str, Any]) -> list[str]:
             )
     lines.append("")
     for name, figures in loads.items():
-        lines.append(f"- {name}: ×10 → ×100 total grows ×{figures['growth_10_100']:.1f} (median of the per-repetition ratios).")
+        if "growth_10_100" in figures:
+            lines.append(f"- {name}: ×10 → ×100 total grows ×{figures['growth_10_100']:.1f} (median of the per-repetition ratios).")
     lines.append(
         f"- ×100 now takes {fmt(now[100]['total_ms'], 0)} ms "
         + ("(target 1,500 ms: met)." if now[100]["total_ms"] <= 1500 else "(target 1,500 ms: not met on this shared machine; see the gaps above).")
@@ -229,9 +236,11 @@ def asgi_section(a: dict[str, Any]) -> list[str]:
     return lines + [""]
 
 
-def analysis(engines: list[dict[str, Any]], http: dict[str, Any] | None, loads: dict[str, Any]) -> list[str]:
+def analysis(engines: list[dict[str, Any]], http: dict[str, Any] | None, loads: dict[str, Any], engine: bool = True) -> list[str]:
+    """The gaps to the targets; `engine=False` leaves out the engine and load lines (the engine
+    section carries them, so that `--engine-only` can rewrite them alone)."""
     lines = ["## Targets and gaps", ""]
-    for r in engines:
+    for r in engines if engine else []:
         v, ratios = r["variants"], r["ratios"]
         miss, plain = v["engine, cache miss (durable_rules)"], v["plain Python (same decide, dict by matter + scan)"]
         fire, pfire = v["matching only: durable_rules fire"], v["matching only: plain Python"]
@@ -244,13 +253,14 @@ def analysis(engines: list[dict[str, Any]], http: dict[str, Any] | None, loads: 
             "the safe pattern needs; the Python around them is the code both share."
         )
     now, before = loads["now"], loads.get("before")
-    load_line = (
+    load_line = "" if not engine else (
         f"- Load + validate + gate + compile: ×10 → ×100 grows ×{now['growth_10_100']:.1f} (target ≤ 12×), ×100 takes "
         f"{fmt(now[100]['total_ms'], 0)} ms (target ≤ 1,500 ms)"
     )
-    if before is not None:
+    if engine and before is not None:
         load_line += f"; the baseline revision in the same run: ×{before['growth_10_100']:.1f}, {fmt(before[100]['total_ms'], 0)} ms"
-    lines.append(load_line + ".")
+    if engine:
+        lines.append(load_line + ".")
     if http is not None:
         t = http["targets"]
         served1, served32 = t["tiaokuai serve (supervised)|1"], t["tiaokuai serve (supervised)|32"]
@@ -283,10 +293,25 @@ def kept(name: str, placeholder: str) -> list[str]:
     return [begin, placeholder, end, ""]
 
 
-def write_section(name: str, lines: list[str]) -> None:
+def section_block(name: str, lines: list[str], started: dt.datetime | None = None) -> list[str]:
+    """`lines` between the section's markers; with `started`, headed by when and under what load."""
+    begin, end = markers(name)
+    head = []
+    if started is not None:
+        head = [
+            (
+                f"Engine and load figures written on {started:%Y-%m-%d %H:%M} UTC (`python -m bench.run --engine-only` "
+                f"rewrites only this part); load average when written {machine()['load']}."
+            ),
+            "",
+        ]
+    return [begin, *head, *lines, end]
+
+
+def write_section(name: str, lines: list[str], started: dt.datetime | None = None) -> None:
     """Replace (or append) the section `name` of results.md, leaving the rest as it is."""
     begin, end = markers(name)
-    block = "\n".join([begin, *lines, end])
+    block = "\n".join(section_block(name, lines, started))
     text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n\n"
     if begin in text and end in text:
         text = text[: text.index(begin)] + block + text[text.index(end) + len(end) :]
@@ -302,6 +327,9 @@ def main() -> None:
     parser.add_argument("--http-reps", type=int, default=3)
     parser.add_argument("--http-seconds", type=int, default=8)
     parser.add_argument("--no-http", action="store_true")
+    parser.add_argument(
+        "--engine-only", action="store_true", help="run the engine and load parts only; rewrite only their sections of results.md"
+    )
     args = parser.parse_args()
     started = dt.datetime.now(dt.UTC)
     before = machine()
@@ -315,7 +343,15 @@ def main() -> None:
         baseline = baseline_tree(Path(tmp))
         if baseline is not None:
             trees["before"] = baseline
-        loads = load_figures(trees)
+        unfixed = revision_tree(Path(tmp), GATE_BASELINE, "unfixed")
+        if unfixed is not None:
+            trees[GATE_BASELINE_NAME] = unfixed
+        # that revision's gate takes minutes from ×10 on: ×1 says what the fixes bought
+        loads = load_figures(trees, only={GATE_BASELINE_NAME: (1,)})
+    if args.engine_only:
+        write_section("engine", [*analysis(engines, None, loads)[2:-2], "", *engine_section(engines), *load_section(loads)], started)
+        print(f"wrote the engine sections of {RESULTS}", file=sys.stderr)
+        return
     print("intake …", file=sys.stderr)
     intake = intake_figures()
     http = None
@@ -341,9 +377,9 @@ def main() -> None:
         ),
         "",
     ]
-    lines += analysis(engines, http, loads)
-    lines += engine_section(engines)
-    lines += load_section(loads)
+    lines += analysis(engines, http, loads, engine=False)
+    engine_lines = [*analysis(engines, None, loads)[2:-2], "", *engine_section(engines), *load_section(loads)]
+    lines += [*section_block("engine", engine_lines, started), ""]
     lines += [INTAKE_BEGIN, *intake_section(intake), INTAKE_END, ""]
     if http is not None:
         lines += http_section(http)
