@@ -94,6 +94,12 @@ MODULES = (
     Module("lifecycle transitions", "engine/cases/machine.py", ("tests/engine/cases/test_events.py",)),
 )  # fmt: skip
 
+# mutmut stops a mutant's session after (its tests' measured seconds + 1) × this, wall clock,
+# and counts it as killed (timed out). Its default, 15, is met by a session merely starved of
+# CPU on the shared machine (load 10, nice 15), which would count surviving mutants as killed:
+# 60 leaves that to real endless loops.
+TIMEOUT_MULTIPLIER = 60
+
 # mutmut's exit codes (mutmut.stats.status_by_exit_code), as the report names them
 KILLED = {1: "killed", 3: "killed"}
 TIMEOUT = {-24: "timeout", 24: "timeout", 36: "timeout", 152: "timeout", 255: "timeout"}
@@ -153,6 +159,7 @@ pytest_add_cli_args = ["-p", "no:cacheprovider", "-W", "ignore::pytest.PytestAss
 process_isolation = "forkserver"
 forkserver_warmup = "collect"
 use_git_change_detection = false
+timeout_multiplier = {TIMEOUT_MULTIPLIER}
 """
 
 
