@@ -11,7 +11,7 @@ from datetime import date
 from typing import Any
 
 from engine import Case, Runtime
-from tests.conftest import FIXTURES, runtime_for
+from tests.conftest import FIXTURES, ROOT, runtime_for
 
 DAY = date(2026, 11, 1)
 NO_LEAD = "牵头单位 `@enforcement_team` 对本案无法确定(该乡镇无对应机构)"
@@ -54,7 +54,8 @@ def test_a_team_leads_only_from_the_day_it_exists(shanhai: Runtime) -> None:
 
 
 def test_nothing_left_to_lead_dispatches_and_reports_the_skipped(shanhai: Runtime) -> None:
-    d = decide(shanhai, township="west", matter="SH-F4")
+    d = decide(shanhai, township="west", matter="SH-F4", reference="12345-SH-0001")
+    assert (d["reference"], d["notes"]) == ("12345-SH-0001", [])  # the caller's reference comes back
     assert (d["outcome"], d["lead"]["id"], d["supports"], d["time_limits"]) == ("dispatch", "sh-centre", [], {"sign": "2h"})
     assert lines(d) == [
         ("dispatch", "dispatch", "事项 SH-F4 无规则适用, 由县社会治理中心兜底派单"),
@@ -88,10 +89,12 @@ def test_a_winning_rule_without_supports_takes_the_matters_and_never_lists_its_l
     ]
     assert d["rule"] == {"id": "SH-NORTH", "title": "北坡乡山林火情由公安局牵头(虚构)", "kind": "integrated",
                          "basis": [{"document": "虚构依据一"}]}
+    assert d["township"]["duties"] == ["发现报告", "先期处置"]  # a rule that names no duties keeps the matter's
 
 
 def test_a_winning_rule_with_supports_keeps_its_own(shanhai: Runtime) -> None:
-    d = decide(shanhai, township="west", matter="SH-S1")
+    d = decide(shanhai, township="west", matter="SH-S1", reference="12345-SH-0002")
+    assert d["reference"] == "12345-SH-0002"
     assert (d["rule"]["id"], d["lead"]["id"], ids(d["supports"])) == ("SH-STREET", "sh-police", ["sh-ocean"])
 
 
@@ -124,6 +127,7 @@ def test_an_amendment_without_coordinator_keeps_the_winners(shanhai: Runtime) ->
     assert (d["rule"]["id"], d["lead"]["id"], d["coordinator"]["id"]) == ("SH-SEA-ESC", "sh-emergency", "sh-bb")
     assert ids(d["supports"]) == ["sh-police"]  # inherited from SH-S1; SH-AMD-DEEP adds none
     assert (d["time_limits"], d["notes"]) == ({"sign": "30min", "handle": "12h"}, ["深水区作业须配备救生设备"])
+    assert d["township"]["duties"] == ["疏散人员", "报告"]  # the winning rule's own, not SH-S1's
     assert lines(d) == [
         ("SH-SEA-ESC", "won", "胜出: 优先级 0, 层级 升级处置, 牵头 山海县应急管理局"),
         ("SH-S1", "lost", "落选: 同优先级下 清单默认 层级低于 SH-SEA-ESC 的 升级处置"),
@@ -181,3 +185,44 @@ def test_notes_name_the_successor_and_the_ended_delegation(seed_runtime: Runtime
     # the take-back is noted only where the list default leads in its place
     escalated = decide(seed_runtime, township="lianhua", matter="CON-04", as_of=date(2025, 3, 1), attributes={"severity": 4})
     assert (escalated["rule"]["id"], escalated["notes"]) == ("ESC-SEVERE", ["吹响应急哨", "区领导统一指挥"])
+
+
+def test_street_offices_and_towns_get_their_own_list_default(shanhai: Runtime) -> None:
+    """SH-S2 differs for street offices (west: every field) and towns (east: supports only)."""
+    street = decide(shanhai, township="west", matter="SH-S2")
+    assert (street["lead"]["id"], street["supports"], street["township"]["duties"], street["time_limits"]) == (
+        "sh-ocean", [], ["发现报告"], {"handle": "1d"}
+    )  # an empty supports list in the variant is kept, not replaced by the matter's
+    assert street["rule"] == {"id": "SH-S2", "title": "清单默认: 海滩垃圾(街道)", "kind": "list",
+                              "basis": [{"document": "海滩保洁办法(虚构)"}, {"document": "街道海滩保洁分工(虚构)"}]}
+    assert lines(street) == [("SH-S2", "won", "胜出: 优先级 0, 层级 清单默认, 牵头 山海县海洋局")]
+    town = decide(shanhai, township="east", matter="SH-S2")
+    assert (town["lead"]["id"], ids(town["supports"]), town["township"]["duties"], town["time_limits"]) == (
+        "east", ["sh-police"], ["巡查清理"], {"handle": "3d"}
+    )  # what the town variant leaves out is the matter's
+    assert town["rule"] == {"id": "SH-S2", "title": "清单默认: 海滩垃圾(乡镇)", "kind": "list",
+                            "basis": [{"document": "海滩保洁办法(虚构)"}]}
+    assert lines(town) == [("SH-S2", "won", "胜出: 优先级 0, 层级 清单默认, 牵头 东岭镇")]
+
+
+def test_a_layered_clause_cites_the_layers_that_shaped_it() -> None:
+    """示例县 (jurisdictions/shili) overrides URB-01 for street offices only."""
+    shili = runtime_for(ROOT / "jurisdictions" / "shili")
+    street = decide(shili, township="dongcheng", matter="URB-01")
+    assert (street["lead"]["id"], ids(street["supports"]), street["township"]["duties"]) == (
+        "dongcheng", ["enforce", "market"], ["街道综合执法中队巡查", "劝离", "查处"]
+    )
+    assert street["rule"] == {
+        "id": "URB-01", "title": "清单默认: 占道经营和流动摊贩(街道)", "kind": "list",
+        "basis": [{"document": "浙江省城市市容和环境卫生管理条例", "issuer": "浙江省人民代表大会常务委员会"},
+                  {"document": "示例县街道综合执法中队职责(虚构)", "article": "街道辖区占道经营由街道综合执法中队查处"}],
+        "layers": [{"layer": "zhejiang", "action": "defined"},
+                   {"layer": "shili", "action": "override", "fields": ["lead", "supports", "township_duties"], "township_kind": "street"}],
+    }
+    assert lines(street) == [
+        ("URB-01", "won", "胜出: 优先级 0, 层级 清单默认, 牵头 东城街道; 来自 zhejiang 层, shili 层覆盖 lead、supports、township_duties")
+    ]
+    town = decide(shili, township="nanshan", matter="URB-01")
+    assert (town["lead"]["id"], ids(town["supports"]), town["township"]["duties"]) == ("enforce", ["market"], ["劝导", "疏导", "报告"])
+    assert (town["rule"]["title"], town["rule"]["layers"]) == ("清单默认: 占道经营和流动摊贩", [{"layer": "zhejiang", "action": "defined"}])
+    assert lines(town) == [("URB-01", "won", "胜出: 优先级 0, 层级 清单默认, 牵头 示例县综合行政执法局; 来自 zhejiang 层")]
