@@ -88,8 +88,9 @@ MODULES = (
     ),
     Module("facts", "engine/lead/facts.py", ("tests/engine/lead", "tests/features")),
     # the lead tests only: they compare whole decisions on fixtures made for each rule of the
-    # semantics (variants and layers included); the features' fresh sessions (the seed policy
-    # compiled, 25 feature files collected) cost each of the 631 mutants more than the whole file
+    # semantics (variants and layers included). With the features each of its 631 mutants'
+    # fresh sessions also compiles the seed policy and collects 25 feature files: hours on the
+    # shared 2-core machine
     Module("decide", "engine/lead/decide.py", ("tests/engine/lead",)),
     Module("review", "engine/admission/review.py",
            ("tests/engine/admission/test_proposal.py", "tests/engine/admission/test_review_findings.py")),
