@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -36,10 +36,10 @@ import httpx
 
 from bench.http import free_port
 from bench.run import RESULTS, write_section
+from engine.cases import CHINA
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "out"
-CHINA = timezone(timedelta(hours=8))
 SAND = {"matter": "WAT-01", "township": "gaojia", "attributes": {"site_type": "river"}}
 SOAK_START = datetime(2026, 9, 28, 9, tzinfo=CHINA)
 

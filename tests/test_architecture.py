@@ -183,3 +183,16 @@ def test_readme_module_map_lists_every_module() -> None:
     missing = sorted(present - listed)
     stale = sorted(listed - present)
     assert not missing and not stale, f"README module map: missing {missing}, stale {stale}"
+
+
+def test_one_china_time_zone() -> None:
+    """China time (UTC+8) is defined once, as engine.cases.CHINA; everything else imports it."""
+    pattern = re.compile(r"timezone\(\s*timedelta\(\s*hours\s*=\s*8|ZoneInfo\(\s*[\"']Asia/Shanghai")
+    found = [
+        f"{path.relative_to(ROOT)}:{n}"
+        for top in ("engine", "api", "bench")
+        for path in (ROOT / top).rglob("*.py")
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if pattern.search(line)
+    ]
+    assert found == ["engine/cases/clock.py:25"], found

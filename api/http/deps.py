@@ -3,17 +3,14 @@ date, new decision ids."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
 
 from engine import Jurisdictions, Runtime
+from engine.cases import CHINA
 from engine.log import DecisionLog, new_record_id
-
-# Cases are judged on the local date in China when the caller gives none.
-CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")
-
 
 JurisdictionQuery = Annotated[
     str | None,
@@ -48,6 +45,7 @@ DecisionLogDep = Annotated[DecisionLog, Depends(get_decision_log)]
 
 
 def today() -> date:
+    """The date in China (engine.cases.CHINA): cases are judged on it when the caller gives none."""
     return datetime.now(CHINA).date()
 
 

@@ -7,11 +7,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 
-from api.http.deps import CHINA, DecisionLogDep
+from api.http.deps import DecisionLogDep
 from api.http.errors import ApiError
 from api.http.schemas.common import ErrorV1
 from api.http.schemas.log import DecisionPageV1, DecisionRecordV1
 from engine import ErrorCode, RecordNotFound
+from engine.cases import CHINA
 from engine.log import format_time
 
 router = APIRouter(prefix="/v1/decisions", tags=["decision log"])
