@@ -24,7 +24,6 @@ from engine.policy import (
     Rule,
     RuleKind,
     grid_of,
-    suggest,
 )
 
 FACT_LABELS = {
@@ -313,6 +312,9 @@ def clause_view(policy: Policy, clause_id: str) -> ClauseView | None:
     return None
 
 
-def suggest_clause(policy: Policy, clause_id: str) -> str | None:
-    known = [*policy.matters, *policy.rules_by_id, *(g.id for g in policy.delegations), *(c.id for c in criteria(policy))]
-    return suggest(clause_id, known)
+def clause_titles(policy: Policy) -> dict[str, str]:
+    """Every clause id with a page, and its title (for "是否要找 …?")."""
+    titles = {m.id: m.name for m in policy.matters.values()}
+    titles |= {r.id: r.title for r in policy.rules}
+    titles |= {g.id: g.title for g in policy.delegations}
+    return titles | {c.id: c.title for c in criteria(policy)}

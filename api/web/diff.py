@@ -30,6 +30,7 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
 
 from api.http.schemas.lead import logged_case
+from api.web.wording import attributes_text, china_time_text
 from engine import Analysis, AnalysisFailed, PolicyError, ReplayError, Runtime, impact_in_child
 from engine.lead import Case
 from engine.log import DecisionLog, policy_versions
@@ -42,6 +43,17 @@ LOGGED = 2000  # most recent logged lead requests re-decided under both versions
 SECTION_ZH = {"policy": "政策", "organizations": "单位", "attributes": "案件属性", "matters": "事项", "rules": "规则", "delegations": "赋权"}
 CHANGE_ZH = {"added": "新增", "removed": "删除", "changed": "修改"}
 FIELD_ZH = {"outcome": "结果", "lead": "牵头单位", "supports": "配合单位"}
+# The fields a clause change names (engine.analysis.diff), as the policy's authors call them.
+CLAUSE_FIELD_ZH = {
+    "valid_from": "生效日期", "valid_until": "失效日期", "name": "名称", "name_en": "英文名称", "title": "标题",
+    "title_en": "英文标题", "domain": "领域", "responsibility": "主体责任", "township_duties": "乡镇(街道)职责",
+    "department_duties": "县级部门职责", "lead": "牵头部门", "supports": "配合部门", "time_limits": "时限",
+    "basis": "依据", "aliases": "别名", "examples": "诉求示例", "attributes": "案件要素", "provenance": "来源",
+    "source": "出处", "note": "备注", "variants": "乡镇变体", "kind": "类型", "priority": "优先级", "when": "适用条件",
+    "then": "处置安排", "description": "说明", "townships": "乡镇(街道)", "matters": "事项", "short_name": "简称",
+    "parent": "上级单位", "enforcement_team": "综合执法队", "serves": "服务乡镇", "successor": "承继单位",
+    "places": "地名", "position": "顺序", "version": "版本号", "type": "取值类型", "values": "取值",
+}  # fmt: skip
 
 Key = tuple[str, str, bool, bool]
 
@@ -164,7 +176,12 @@ async def diff_page(request: Request, active: Runtime, with_logged: bool) -> tup
         versions.append(Version("disk", f"磁盘上的政策目录(未生效) {disk.version} ({disk.digest[:12]})", disk.digest))
     for digest, version, stored_at in _stored_versions(log):
         if digest != active.policy.digest and (disk is None or digest != disk.digest):
-            versions.append(Version(digest, f"决策日志中的版本 {version} ({digest[:12]}, {stored_at[:10]})", digest))
+            versions.append(Version(digest, f"决策日志中的版本 {version} ({digest[:12]}, 存于 {china_time_text(stored_at)[:16]} 北京时间)", digest))
+    contents: dict[str, set[str]] = {}  # version number → the digests seen under it
+    for digest, version, _ in _stored_versions(log):
+        contents.setdefault(version, set()).add(digest)
+    for policy in policies.values():
+        contents.setdefault(policy.version, set()).add(policy.digest)
     params = request.query_params
     default_base, default_head = "active", "disk" if "disk" in policies else "active"
     if default_head == "active" and len(versions) > 1:
@@ -183,6 +200,9 @@ async def diff_page(request: Request, active: Runtime, with_logged: bool) -> tup
         "SECTION_ZH": SECTION_ZH,
         "CHANGE_ZH": CHANGE_ZH,
         "FIELD_ZH": FIELD_ZH,
+        "CLAUSE_FIELD_ZH": CLAUSE_FIELD_ZH,
+        "same_version": sorted(v for v, digests in contents.items() if len(digests) > 1),
+        "attributes_text": lambda attributes: "; ".join(attributes_text(active.policy, dict(attributes))),
         "max_rows": MAX_ROWS,
         "with_logged": with_logged,
         "active_ids": set(active.policy.matters) | set(active.policy.rules_by_id),
@@ -190,7 +210,7 @@ async def diff_page(request: Request, active: Runtime, with_logged: bool) -> tup
     by_key = {v.key: v for v in versions}
     for key in (base_key, head_key):
         if key not in by_key:
-            context["error"] = f"unknown version `{key}`: choose one of the listed versions"
+            context["error"] = f"没有版本「{key[:64]}」: 请从列表中选择版本"
             return 422, context
     if base_key == head_key:
         context["error"] = (

@@ -5,13 +5,21 @@ Used by the /report page and by `tiaokuai report` (no HTTP here).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from api.web import gherkin
 from api.web.clauses import criteria
+from api.web.wording import china_time_text
 from engine.policy import Policy
+
+
+def results_time(source: str | None) -> str | None:
+    """When the scenario results were written (the file's modification time), in China time."""
+    if not source or not Path(source).is_file():
+        return None
+    return china_time_text(datetime.fromtimestamp(Path(source).stat().st_mtime, UTC))
 
 
 def report_context(policy: Policy, features: list[gherkin.Feature], source: str | None) -> dict[str, Any]:
@@ -20,9 +28,7 @@ def report_context(policy: Policy, features: list[gherkin.Feature], source: str 
     clauses = [(m.id, m.name, "matter") for m in policy.matters.values()]
     clauses += [(r.id, r.title, r.kind.value) for r in policy.rules]
     clauses += [(c.id, c.title, "criterion") for c in criteria(policy)]
-    source_time = None
-    if source and Path(source).is_file():
-        source_time = datetime.fromtimestamp(Path(source).stat().st_mtime).astimezone().isoformat(timespec="seconds")
+    source_time = results_time(source)
     return {
         "features": features,
         "counts": gherkin.summary(features),

@@ -1,8 +1,8 @@
-"""The HTML pages: the list, clause pages, the playground, the policy diff and the report.
+"""The HTML pages: the list, clause pages, logged decisions, the playground, the policy diff and the report.
 
 Pages are server-rendered and work without JavaScript (plain GET and POST forms). Bad
-input on a page is shown on the page with a 4xx status, in the words of the API's error
-codes, never as a 500.
+input on a page is shown on the page with a 4xx status, in Chinese (api/web/wording.py),
+with the API's error code as `data-code`, never as a 500.
 """
 
 from __future__ import annotations
@@ -19,25 +19,27 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.http.deps import DecisionLogDep, RuntimeDep, new_decision_id, today
 from api.http.logged import policy_used, send_logged
-from api.web import gherkin
-from api.web.clauses import clause_view, suggest_clause
-from api.web.decisions import recent_decisions
+from api.web import gherkin, wording
+from api.web.clauses import clause_titles, clause_view
+from api.web.decisions import decision_view, recent_decisions
 from api.web.diff import diff_page
 from api.web.guard import PageAccessDenied, PageRoute, demand, page_scope, principal, secure, sign_in_location
 from api.web.render import list_document, list_rows, render, stylesheet
-from api.web.report import report_context
+from api.web.report import report_context, results_time
 from api.web.session import CSRF_FIELD, sessions
 from engine import CaseError, ErrorCode, LeadRequest, Runtime
+from engine.analysis import relevant_attributes
 from engine.intake import MAX_TEXT_CHARS
 from engine.lead import Case
 from engine.listing import by_domain, export_csv, export_xlsx, search_matters, three_lists
-from engine.policy import AttributeType, Matter, Policy, suggest
+from engine.policy import Attribute, AttributeType, Matter, Policy
 
 # Sign-in and the stylesheet are open; every other page needs `list:read` (open by default,
 # like the API's list) and checks further scopes where it shows case data or decides.
 public = APIRouter(include_in_schema=False, route_class=PageRoute)
 router = APIRouter(include_in_schema=False, route_class=PageRoute, dependencies=[Depends(page_scope("list:read"))])
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+DATE_HINT = "按 年-月-日 填写, 如 2026-11-01"
 
 
 @dataclass(frozen=True)
@@ -63,8 +65,8 @@ def _page(request: Request, template: str, status: int = 200, **context: Any) ->
 
 
 def _csrf_refused(request: Request, policy: Policy) -> HTMLResponse:
-    message = "表单已过期或来自其他网站, 请刷新页面后重新提交 (the form's CSRF token is missing or wrong)"
-    return _page(request, "denied.html", 403, policy=policy, code=ErrorCode.CSRF_FAILED, message=message, hint="reload the page and submit again")
+    message = "表单已过期或来自其他网站, 无法提交"
+    return _page(request, "denied.html", 403, policy=policy, code=ErrorCode.CSRF_FAILED, message=message, hint="请刷新页面后重新提交")
 
 
 @router.get("/")
@@ -96,7 +98,7 @@ async def signin(request: Request, runtime: RuntimeDep) -> Response:
     presented = str(form.get("token") or "").strip()
     token = request.app.state.settings.auth.authenticate(presented) if presented else None
     if token is None:
-        error = PageError(ErrorCode.UNAUTHORIZED, "令牌无效 (the token is not valid)", "token", "check the token with the service's operator")
+        error = PageError(ErrorCode.UNAUTHORIZED, "令牌无效", "token", "请向本服务的运维人员核对令牌")
         return _page(request, "signin.html", 401, policy=runtime.policy, next=target, error=error)
     response = RedirectResponse(target, status_code=303)
     sessions(request).sign_in(response, request, token)
@@ -122,10 +124,11 @@ def install(app: FastAPI) -> None:
         if exc.principal.name is None and request.method == "GET":
             return secure(RedirectResponse(sign_in_location(exc.path), status_code=303))
         if exc.principal.name is None:
-            message = f"请先登录: 本操作需要 `{exc.scope}` 权限 (sign in with a token with scope `{exc.scope}`)"
+            message = f"请先登录: 本操作需要具有 {exc.scope} 权限的令牌"
             return secure(_page(request, "signin.html", 401, policy=policy, next=_safe_next(exc.path), error=PageError(ErrorCode.UNAUTHORIZED, message, None, None)))
-        message = f"令牌 `{exc.principal.name}` 没有 `{exc.scope}` 权限 (token `{exc.principal.name}` lacks scope `{exc.scope}`)"
-        return secure(_page(request, "denied.html", 403, policy=policy, code=ErrorCode.INSUFFICIENT_SCOPE, message=message, hint=f"sign in with a token with scope `{exc.scope}`"))
+        message = f"令牌「{exc.principal.name}」没有 {exc.scope} 权限, 不能查看或执行本页的内容"
+        hint = f"用具有 {exc.scope} 权限的令牌重新登录; 运维人员可用 tiaokuai token 生成令牌"
+        return secure(_page(request, "denied.html", 403, policy=policy, code=ErrorCode.INSUFFICIENT_SCOPE, message=message, hint=hint))
 
 
 @public.get("/static/tiaokuai.css")
@@ -158,14 +161,14 @@ def _list_query(request: Request, policy: Policy) -> tuple[ListQuery, PageError 
         try:
             day = date.fromisoformat(raw_day)
         except ValueError:
-            error = PageError(ErrorCode.INVALID_DATE, f"`{raw_day}` is not a date", "as_of", "use YYYY-MM-DD")
-    domains = [d.id for d in policy.manifest.domains]
+            error = PageError(ErrorCode.INVALID_DATE, f"「{raw_day}」不是有效日期", "日期", DATE_HINT)
+    domains = {d.id: d.name for d in policy.manifest.domains}
     if domain is not None and domain not in domains:
-        error = PageError(ErrorCode.UNKNOWN_DOMAIN, f"unknown domain `{domain}`", "domain", suggest(domain, domains))
+        error = PageError(ErrorCode.UNKNOWN_DOMAIN, f"政策中没有领域「{domain}」", "领域", wording.did_you_mean(domain, domains))
         domain = None
-    townships = [t.id for t in policy.townships()]
+    townships = {t.id: t.name for t in policy.townships()}
     if township is not None and township not in townships:
-        error = PageError(ErrorCode.UNKNOWN_TOWNSHIP, f"unknown township `{township}`", "township", suggest(township, townships))
+        error = PageError(ErrorCode.UNKNOWN_TOWNSHIP, f"政策中没有乡镇(街道)「{township}」", "乡镇(街道)", wording.did_you_mean(township, townships))
         township = None
     return ListQuery(q, domain, township, day), error
 
@@ -188,6 +191,7 @@ def _township_view(runtime: Runtime, rows: list[dict[str, Any]], township: str, 
         row["supports"] = [s.name for s in decision.supports]
         if decision.rule.id != row["id"]:
             row["lead_note"] = decision.rule.id
+            row["lead_note_title"] = decision.rule.title
 
 
 @router.get("/list", response_class=HTMLResponse)
@@ -236,11 +240,12 @@ def three_lists_page(request: Request, runtime: RuntimeDep) -> HTMLResponse:
     try:
         day = date.fromisoformat(raw_day) if raw_day else today()
     except ValueError:
-        day, error = today(), PageError(ErrorCode.INVALID_DATE, f"`{raw_day}` is not a date", "as_of", "use YYYY-MM-DD")
+        day, error = today(), PageError(ErrorCode.INVALID_DATE, f"「{raw_day}」不是有效日期", "日期", DATE_HINT)
     town = policy.organizations.get(wanted)
     if town is None or not town.is_township:
         town = None
-        error = error or PageError(ErrorCode.UNKNOWN_TOWNSHIP, f"unknown township `{wanted}`", "township", suggest(wanted, [t.id for t in townships]))
+        hint = wording.did_you_mean(wanted, {t.id: t.name for t in townships})
+        error = error or PageError(ErrorCode.UNKNOWN_TOWNSHIP, f"政策中没有乡镇(街道)「{wanted}」", "乡镇(街道)", hint)
     elif error is None:
         lists = three_lists(policy, town.id, day).to_dict(policy)
     return _page(request, "three_lists.html", 404 if town is None else 200, nav="lists", policy=policy, townships=townships,
@@ -291,13 +296,13 @@ def clause_page(request: Request, runtime: RuntimeDep, clause_id: str) -> HTMLRe
     policy = runtime.policy
     view = clause_view(policy, clause_id)
     if view is None:
-        hint = suggest_clause(policy, clause_id)
-        return _page(request, "not_found.html", 404, policy=policy, code=ErrorCode.UNKNOWN_CLAUSE, message=f"unknown clause `{clause_id}`", hint=hint)
+        hint = wording.did_you_mean(clause_id, clause_titles(policy))
+        return _page(request, "not_found.html", 404, policy=policy, code=ErrorCode.UNKNOWN_CLAUSE, message=f"没有编号为「{clause_id}」的条款", hint=hint)
     features, source = load_scenarios(request)
     if principal(request).may("decisions:read"):
         decisions, note = recent_decisions(request, clause_id)
     else:  # logged decisions hold case data: only for `decisions:read`
-        decisions, note = None, "近期决策含案件数据, 登录并具有 decisions:read 权限后显示 (sign in with scope `decisions:read` to see recent decisions)"
+        decisions, note = None, "近期决策含案件数据, 用具有 decisions:read 权限的令牌登录后显示。"
     return _page(
         request,
         "clause.html",
@@ -305,9 +310,21 @@ def clause_page(request: Request, runtime: RuntimeDep, clause_id: str) -> HTMLRe
         clause=view,
         scenarios=gherkin.by_clause(features).get(clause_id, []),
         results_from=source,
+        results_time=results_time(source),
         decisions=decisions,
         decisions_note=note,
     )
+
+
+@router.get("/decisions/{decision_id}", response_class=HTMLResponse, dependencies=[Depends(page_scope("decisions:read"))])
+def decision_page(request: Request, runtime: RuntimeDep, decision_id: str) -> HTMLResponse:
+    """One logged decision in Chinese, behind the scope of GET /v1/decisions/{id} (`decisions:read`)."""
+    policy = runtime.policy
+    view = decision_view(request, policy, decision_id)
+    if view is None:
+        message = f"决策日志中没有编号为「{decision_id[:64]}」的决策"
+        return _page(request, "not_found.html", 404, policy=policy, code=ErrorCode.UNKNOWN_DECISION, message=message, hint=None)
+    return _page(request, "decision.html", policy=policy, d=view, labels=dict(policy.manifest.time_limit_labels))
 
 
 # --- who leads this case -----------------------------------------------------------
@@ -341,7 +358,7 @@ def _case_of(form: CaseForm, policy: Policy) -> Case:
     try:
         day = date.fromisoformat(form.as_of)
     except ValueError:
-        raise CaseError(ErrorCode.INVALID_DATE, f"`{form.as_of}` is not a date", "as_of", "use YYYY-MM-DD") from None
+        raise CaseError(ErrorCode.INVALID_DATE, f"`{form.as_of}` is not a date", "as_of", DATE_HINT) from None
     attributes: dict[str, Any] = {}
     for key, raw in (form.attributes or {}).items():
         attr = policy.attributes.get(key)
@@ -360,6 +377,14 @@ def _case_of(form: CaseForm, policy: Policy) -> Case:
     return Case(township=form.township, matter=form.matter or None, attributes=attributes, as_of=day)
 
 
+def form_attributes(policy: Policy, matter_id: str | None) -> list[Attribute]:
+    """The case attributes the form asks for: those that can change a decision on the matter
+    (declared by it, or tested or referred to by a rule that applies to it); none outside the list."""
+    if not matter_id or matter_id not in policy.matters:
+        return []
+    return [policy.attributes[name] for name in relevant_attributes(policy, matter_id)]
+
+
 def _playground(
     request: Request, policy: Policy, form: CaseForm, decision: dict[str, Any] | None = None, error: PageError | None = None
 ) -> HTMLResponse:
@@ -376,7 +401,10 @@ def _playground(
         form=form,
         matters=list(policy.matters.values()),
         townships=policy.townships(),
-        attributes=list(policy.attributes.values()),
+        attributes=form_attributes(policy, form.matter or ((intake.get("matter") or {}).get("id"))),
+        all_attributes=len(policy.attributes),
+        attr_text=lambda key, value: wording.attributes_text(policy, {key: value})[0],
+        EVIDENCE_ZH=wording.EVIDENCE_ZH,
         labels=dict(policy.manifest.time_limit_labels),
         decision=decision,
         intake_rows=rows,
@@ -412,7 +440,8 @@ async def playground_decide(request: Request, runtime: RuntimeDep, decision_log:
         )  # fmt: skip
         answer = runtime.answer(asked)
     except CaseError as exc:
-        return _playground(request, policy, form, error=PageError(exc.code, exc.message, exc.field, exc.hint))
+        message, hint = wording.case_error(policy, exc)
+        return _playground(request, policy, form, error=PageError(exc.code, message, wording.field_label(policy, exc.field), hint))
     decision_id = new_decision_id()
     body = answer.to_dict(decision_id)
     trial = {"matter": asked.matter, "township": asked.township, "text": asked.text, "place": asked.place,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import openpyxl
@@ -79,7 +79,10 @@ def test_list_filters_by_domain_and_text(web: TestClient, seed_runtime: Runtime)
 def test_township_view_shows_the_engines_lead_for_that_township(web: TestClient) -> None:
     # LND-02 (农村违法建房): 莲花镇 holds delegated powers, so its own team leads there.
     delegated = web.get("/list", params={"township": "lianhua", "q": "LND-02", "as_of": "2026-11-01"}).text
-    assert re.search(r'class="lead">莲花镇综合行政执法队<br><span class="muted"><a href="/clauses/DEL-BUILD-TEAM">', delegated)
+    assert re.search(
+        r'class="lead">莲花镇综合行政执法队<br><span class="muted lead-note"><a href="/clauses/DEL-BUILD-TEAM" title="DEL-BUILD-TEAM">依「已赋权乡镇的农村违法建房由综合执法队查处」</a>',
+        delegated,
+    )  # the clause's title, not its id
     plain = web.get("/list", params={"q": "LND-02", "as_of": "2026-11-01"}).text
     assert 'class="lead">衢江区综合行政执法局' in plain
 
@@ -87,11 +90,11 @@ def test_township_view_shows_the_engines_lead_for_that_township(web: TestClient)
 def test_bad_filters_are_shown_on_the_page_with_4xx(web: TestClient) -> None:
     response = web.get("/list", params={"domain": "watr"})
     assert response.status_code == 422
-    assert 'data-code="unknown_domain"' in response.text and "did you mean `water`?" in response.text
+    assert 'data-code="unknown_domain"' in response.text and "是否要找 water 水利?" in response.text
     response = web.get("/list", params={"as_of": "2026-13-40"})
     assert response.status_code == 422 and 'data-code="invalid_date"' in response.text
     response = web.get("/list", params={"township": "gaojiazhen"})
-    assert response.status_code == 422 and "did you mean `gaojia`?" in response.text
+    assert response.status_code == 422 and "是否要找 gaojia 高家镇?" in response.text
 
 
 def test_matter_clause_page(web: TestClient) -> None:
@@ -116,7 +119,7 @@ def test_rule_clause_page_shows_conditions_and_outcome(web: TestClient) -> None:
 def test_unknown_clause_is_a_404_page_with_a_hint(web: TestClient) -> None:
     response = web.get("/clauses/WAT-1")
     assert response.status_code == 404
-    assert "unknown clause `WAT-1`" in response.text and "did you mean" in response.text
+    assert "没有编号为「WAT-1」的条款" in response.text and "是否要找 WAT-01 河道非法采砂?" in response.text
 
 
 def test_playground_decides_with_the_engine(web: TestClient) -> None:
@@ -192,10 +195,14 @@ def test_clause_page_lists_recent_decisions_from_the_log(web: TestClient) -> Non
     body = {"matter": "WAT-01", "township": "gaojia", "attributes": {"site_type": "river"}, "as_of": "2026-11-01"}
     decision_id = web.post("/v1/cases/lead", json=body).json()["decision_id"]
     page = web.get("/clauses/YJS-SAND-RIVER").text
-    row = re.search(rf'<tr><td>[^<]+</td><td class="mono"><a href="/v1/decisions/{decision_id}">.*?</tr>', page)
+    row = re.search(rf'<tr><td>([^<]+)</td><td class="mono"><a href="/decisions/{decision_id}">.*?</tr>', page)
     assert row is not None, "the logged decision is not on the clause page"
     assert "高家镇" in row.group(0) and "胜出" in row.group(0)
-    lost = re.search(rf'<a href="/v1/decisions/{decision_id}">.*?</tr>', web.get("/clauses/WAT-01").text)
+    logged = web.get(f"/v1/decisions/{decision_id}").json()["time"]  # UTC, as the log keeps it
+    shown = datetime.strptime(row.group(1), "%Y-%m-%d %H:%M:%S")
+    assert shown - datetime.fromisoformat(logged.replace("Z", "")).replace(microsecond=0) == timedelta(hours=8)  # China time
+    assert "<th>时间(北京时间)</th>" in page
+    lost = re.search(rf'<a href="/decisions/{decision_id}">.*?</tr>', web.get("/clauses/WAT-01").text)
     assert lost is not None and "落选" in lost.group(0)
     assert decision_id not in web.get("/clauses/WAT-02").text
 
@@ -212,8 +219,82 @@ def test_diff_page_shows_what_the_edit_on_disk_would_change(web: TestClient) -> 
     rows = re.findall(r'<tr data-matter="([^"]*)" data-township="([^"]*)">', page)
     assert len(rows) == min(changed, 500) and {m for m, _ in rows} == {"WAT-02"}
     assert 'href="/diff?base=active&head=disk&all=1"' in page  # checking every matter is one click away
+    # the edit on disk kept the version number: two contents under one version are called out
+    notice = re.search(r'<div class="notice" id="same-version">(.*?)</div>', page, re.S)
+    assert notice is not None and "2026.11.2" in notice.group(1)
+    cases = re.search(r'<table class="official" id="case-changes">.*?</table>', page, re.S)
+    assert cases is not None and "严重程度(1-4): " in cases.group(0) and "severity=" not in cases.group(0)
+    assert "engine/space.py" not in page and "<td>牵头部门</td>" in page  # the changed field, in Chinese
 
 
 def test_diff_page_rejects_unknown_versions(web: TestClient) -> None:
     response = web.get("/diff", params={"base": "nope"})
-    assert response.status_code == 422 and "unknown version `nope`" in response.text
+    assert response.status_code == 422 and "没有版本「nope」" in response.text
+
+
+def test_a_decision_page_in_chinese_behind_the_scope(web: TestClient) -> None:
+    body = {"matter": "WAT-01", "township": "gaojia", "attributes": {"site_type": "river", "cross_township": False},
+            "as_of": "2026-11-01", "reference": "12345-20261101-0001"}  # fmt: skip
+    decision_id = web.post("/v1/cases/lead", json=body).json()["decision_id"]
+    signed_out = web.get(f"/decisions/{decision_id}", headers={"Authorization": ""}, follow_redirects=False)
+    assert signed_out.status_code == 303 and signed_out.headers["location"] == f"/signin?next=/decisions/{decision_id}"
+    signin = web.get(signed_out.headers["location"], headers={"Authorization": ""})
+    assert signin.headers["content-type"].startswith("text/html") and "令牌" in signin.text and "衢江区水利局" not in signin.text
+    page = web.get(f"/decisions/{decision_id}")
+    assert page.status_code == 200
+    for shown in ("牵头判定", "12345-20261101-0001", "WAT-01 河道非法采砂", "高家镇", "衢江区水利局", "已确定牵头单位", "(北京时间)", "YJS-SAND-RIVER", "第 "):
+        assert shown in page.text, shown
+    record = re.search(r'<table class="kv" id="decision-record">.*?</table>', page.text, re.S)
+    assert record is not None and "跨乡镇(街道): 否" in record.group(0) and "cross_township" not in record.group(0) and "False" not in record.group(0)
+    missing = web.get("/decisions/0000000000000000000000")
+    assert missing.status_code == 404 and 'data-code="unknown_decision"' in missing.text
+
+
+def test_a_decision_page_needs_decisions_read(seed_runtime: Runtime, tmp_path: Path) -> None:
+    """Signed in without `decisions:read`: the Chinese denied page (403), never the record or JSON."""
+    tokens = '{"tokens": [{"name": "clerk", "token": "clerk-token-for-the-page-tests-000000", "scopes": ["cases:decide"]}]}'
+    settings = Settings(SEED_POLICY, f"sqlite:///{tmp_path / 'log.sqlite3'}", auth=AuthConfig.parse(tokens, "tests"))
+    with TestClient(create_app(settings, runtime=seed_runtime), headers={"Authorization": "Bearer clerk-token-for-the-page-tests-000000"}) as client:
+        decision_id = client.post("/v1/cases/lead", json={"matter": "WAT-01", "township": "gaojia", "as_of": "2026-11-01"}).json()["decision_id"]
+        denied = client.get(f"/decisions/{decision_id}")
+        assert denied.status_code == 403 and denied.headers["content-type"].startswith("text/html")
+        assert 'data-code="insufficient_scope"' in denied.text and "没有 decisions:read 权限" in denied.text
+        assert "衢江区水利局" not in denied.text
+        assert client.get(f"/v1/decisions/{decision_id}").status_code == 403  # the API's answer to the same token
+
+
+def test_playground_asks_only_for_the_matters_own_attributes(web: TestClient) -> None:
+    def fields(page: str) -> set[str]:
+        return set(re.findall(r'name="attr\.(\w+)"', page))
+
+    sand = fields(web.get("/playground", params={"matter": "WAT-01"}).text)
+    assert sand == {"site_type", "severity", "cross_township", "other_township", "violent_resistance"}  # space.relevant_attributes
+    outside = web.get("/playground").text
+    assert fields(outside) == set() and "清单外案件由县社会治理中心兜底派单" in outside
+    assert 'formmethod="get"' in outside  # choosing the matter is a GET: no JavaScript needed
+
+
+def test_playground_errors_are_chinese(web: TestClient) -> None:
+    page = post_form(web, "/playground", {"matter": "WAT-01", "township": "gaojia", "as_of": "2026-11-01", "attr.severity": "9"})
+    assert page.status_code == 422
+    box = re.search(r'<div class="error-box" id="error".*?</div>', page.text, re.S)
+    assert box is not None and 'data-code="value_out_of_range"' in box.group(0)
+    assert "「严重程度(1-4)」须在 1 至 4 之间" in box.group(0), box.group(0)
+    assert not re.search(r"[A-Za-z]{3,}", re.sub(r"<[^>]+>", "", box.group(0)))  # no English in what the auditor reads
+    ambiguous = post_form(web, "/playground", {"township": "", "as_of": "2026-11-01", "text": "井盖丢了", "place": "高家镇和莲花镇交界"}).text
+    assert "地点涉及多个乡镇(街道): 高家镇、莲花镇" in ambiguous
+
+
+def test_list_page_says_what_the_download_holds(web: TestClient) -> None:
+    note = re.search(r'<p class="muted" id="download-note">(.*?)</p>', web.get("/list", params={"q": "采砂", "as_of": "2026-11-01"}).text, re.S)
+    assert note is not None and "上表筛选出的 1 个事项" in note.group(1) and "只含 2026-11-01 当日有效的事项" in note.group(1)
+    every = re.search(r'<p class="muted" id="download-note">(.*?)</p>', web.get("/list", params={"as_of": ""}).text, re.S)
+    assert every is not None and "含全部事项(含已失效、未生效)" in every.group(1)
+    lists = web.get("/lists", params={"township": "gaojia", "as_of": "2026-11-01"}).text
+    assert re.search(r'id="download-note">下载内容: 高家镇在 2026-11-01 的三张清单', lists)
+
+
+def test_report_explains_the_status_and_where_it_comes_from(web: TestClient) -> None:
+    page = web.get("/report").text
+    assert 'id="results-note"' in page and "本机尚无运行结果" in page and "tiaokuai report --run" in page
+    assert 'id="report-about"' in page and "由规则引擎实际判定" in page
