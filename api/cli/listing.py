@@ -131,12 +131,19 @@ def report(
     cucumber: Annotated[Path, typer.Option(help="cucumber JSON of a test run")] = DEFAULT_CUCUMBER,
     features: Annotated[Path, typer.Option(help="feature files directory")] = DEFAULT_FEATURES,
     policy: PolicyOpt = DEFAULT_POLICY,
+    run: Annotated[bool, typer.Option("--run", help="first run the feature scenarios (pytest-bdd, tests/features) to write --cucumber")] = False,
+    only: Annotated[str | None, typer.Option(help="with --run: only the scenarios matching this pytest -k expression, e.g. 采砂")] = None,
 ) -> None:
-    """Render the zh-CN features and their last results as one HTML page for auditors."""
+    """Render the zh-CN features and their last results as one HTML page for auditors.
+
+    With --run the scenarios are run first (against the repository's policy/, as `make test`
+    runs them) and their results written to --cucumber, which the /report page reads too.
+    Exit 1 when a scenario failed (the report says which)."""
     from api.web import gherkin
     from api.web.render import render
     from api.web.report import report_context
 
+    passed = run_features(cucumber, only) if run else True
     loaded = _load(policy)
     parsed = gherkin.load_features(features)
     results = gherkin.read_cucumber(cucumber)
@@ -147,7 +154,32 @@ def report(
     counts = ", ".join(f"{n} {status}" for status, n in context["counts"].items() if n)
     typer.echo(f"wrote {out}: {context['total']} scenarios ({counts or 'no results'})")
     if results is None:
-        typer.echo(f"note: no results in {cucumber}; run `make test` first", err=True)
+        typer.echo(f"note: no results in {cucumber}; run `tiaokuai report --run` (or `make test`) first", err=True)
+    if not passed:
+        raise typer.Exit(ExitCode.FINDINGS)
+
+
+FEATURE_TESTS = DEFAULT_FEATURES.parent / "tests" / "features"
+
+
+def run_features(cucumber: Path, only: str | None = None) -> bool:
+    """Run the zh-CN features with pytest-bdd in a child process, writing their results to
+    `cucumber`; True when every scenario that ran passed. Needs a checkout of the repository
+    (tests/features) and the development dependencies (`make test` installs them)."""
+    import subprocess
+
+    if not FEATURE_TESTS.is_dir():
+        raise typer.BadParameter(f"no feature tests at {FEATURE_TESTS}: --run needs a checkout of the repository", param_hint="--run")
+    cucumber.parent.mkdir(parents=True, exist_ok=True)
+    typer.echo(f"running the feature scenarios in {FEATURE_TESTS}{f' matching {only!r}' if only else ''} …", err=True)
+    args = [sys.executable, "-m", "pytest", str(FEATURE_TESTS), "-q", "-p", "no:cacheprovider", f"--cucumberjson={cucumber.resolve()}"]
+    done = subprocess.run([*args, *(["-k", only] if only else [])], cwd=DEFAULT_FEATURES.parent, capture_output=True, text=True, check=False)
+    tail = [line for line in done.stdout.splitlines() if line.strip()][-1:] or ["(no output)"]
+    typer.echo(f"pytest: {tail[0]}", err=True)
+    if done.returncode not in (0, 1):  # 1: some scenario failed, and the results say which
+        typer.echo(done.stdout[-2000:] + done.stderr[-2000:], err=True)
+        raise typer.Exit(ExitCode.USAGE)
+    return done.returncode == 0
 
 
 def lists(

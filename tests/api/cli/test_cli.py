@@ -57,3 +57,15 @@ def test_decide_bad_case_exits_1() -> None:
     result = runner.invoke(app, ["decide", "--policy", str(SEED_POLICY), "--township", "gaojia", "--attr", "site=river"])
     assert result.exit_code == 1
     assert "unknown attribute `site`" in result.output
+
+
+def test_report_run_runs_the_features_and_renders_their_results(tmp_path: Path) -> None:
+    cucumber, out = tmp_path / "cucumber.json", tmp_path / "report.html"
+    result = runner.invoke(app, ["report", "--run", "--only", "采砂", "--cucumber", str(cucumber), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    runs = json.loads(cucumber.read_text(encoding="utf-8"))
+    names = [element["name"] for feature in runs for element in feature["elements"]]
+    assert names and all("采砂" in name for name in names)
+    assert all(step["result"]["status"] == "passed" for f in runs for e in f["elements"] for step in e["steps"])
+    html = out.read_text(encoding="utf-8")
+    assert 'data-status="passed"' in html and "生成于" in html and "北京时间" in html and "本机尚无运行结果" not in html
