@@ -57,8 +57,9 @@ def page_scope(scope: Scope) -> Callable[[Request], Awaitable[None]]:
     return check
 
 
-def sign_in_location(path: str) -> str:
-    return "/signin?next=" + quote(path, safe="/")
+def sign_in_location(path: str, scope: Scope) -> str:
+    """The sign-in form, saying which scope the page at `path` needs, returning there after."""
+    return "/signin?next=" + quote(path, safe="/") + "&scope=" + quote(scope, safe=":")
 
 
 @cache

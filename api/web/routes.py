@@ -86,7 +86,9 @@ def _safe_next(value: object) -> str:
 @public.get("/signin", response_class=HTMLResponse)
 def signin_page(request: Request, runtime: RuntimeDep) -> HTMLResponse:
     """The sign-in form: a token from the service's operator (the same tokens as the API)."""
-    return _page(request, "signin.html", policy=runtime.policy, next=_safe_next(request.query_params.get("next")), error=None)
+    scope = request.query_params.get("scope")
+    needed = (scope, wording.SCOPE_ZH[scope]) if scope in wording.SCOPE_ZH else None
+    return _page(request, "signin.html", policy=runtime.policy, next=_safe_next(request.query_params.get("next")), needed=needed, error=None)
 
 
 @public.post("/signin", response_class=HTMLResponse, response_model=None)
@@ -99,7 +101,7 @@ async def signin(request: Request, runtime: RuntimeDep) -> Response:
     token = request.app.state.settings.auth.authenticate(presented) if presented else None
     if token is None:
         error = PageError(ErrorCode.UNAUTHORIZED, "令牌无效", "token", "请向本服务的运维人员核对令牌")
-        return _page(request, "signin.html", 401, policy=runtime.policy, next=target, error=error)
+        return _page(request, "signin.html", 401, policy=runtime.policy, next=target, needed=None, error=error)
     response = RedirectResponse(target, status_code=303)
     sessions(request).sign_in(response, request, token)
     return response
@@ -122,10 +124,11 @@ def install(app: FastAPI) -> None:
     async def _denied(request: Request, exc: PageAccessDenied) -> Response:
         policy = request.app.state.runtime.policy
         if exc.principal.name is None and request.method == "GET":
-            return secure(RedirectResponse(sign_in_location(exc.path), status_code=303))
+            return secure(RedirectResponse(sign_in_location(exc.path, exc.scope), status_code=303))
         if exc.principal.name is None:
             message = f"请先登录: 本操作需要具有 {exc.scope} 权限的令牌"
-            return secure(_page(request, "signin.html", 401, policy=policy, next=_safe_next(exc.path), error=PageError(ErrorCode.UNAUTHORIZED, message, None, None)))
+            error = PageError(ErrorCode.UNAUTHORIZED, message, None, None)
+            return secure(_page(request, "signin.html", 401, policy=policy, next=_safe_next(exc.path), needed=None, error=error))
         message = f"令牌「{exc.principal.name}」没有 {exc.scope} 权限, 不能查看或执行本页的内容"
         hint = f"用具有 {exc.scope} 权限的令牌重新登录; 运维人员可用 tiaokuai token 生成令牌"
         return secure(_page(request, "denied.html", 403, policy=policy, code=ErrorCode.INSUFFICIENT_SCOPE, message=message, hint=hint))

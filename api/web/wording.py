@@ -16,6 +16,15 @@ from engine.cases import china_time
 from engine.policy import Policy, closest
 
 FIELD_ZH = {**FACT_LABELS, "as_of": "日期", "text": "诉求原文", "place": "地点"}
+SCOPE_ZH = {  # what a scope lets a page do, for the sign-in form (api/tokens.py SCOPES)
+    "decisions:read": "查看决策记录(含案件数据)",
+    "policy:admin": "管理政策(版本差异与影响分析)",
+    "cases:decide": "判定牵头单位",
+    "list:read": "查看责任清单",
+    "cases:act": "办理案件",
+    "cases:arbitrate": "裁定争议",
+    "cases:read": "查看案件",
+}
 EVIDENCE_ZH = {"name": "事项名称", "alias": "别名", "example": "诉求示例", "duty": "职责"}  # where intake found a word
 TYPE_ZH = {"bool": "是或否", "int": "整数", "number": "数字"}
 

@@ -7,12 +7,14 @@ page it checked under out/screenshots/.
 
 from __future__ import annotations
 
+import re
 import socket
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -60,6 +62,7 @@ def edited_policy(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 OPS_TOKEN = "ops-token-for-the-browser-tests-0000"
 OPS_TOKENS = f'{{"tokens": [{{"name": "ops", "token": "{OPS_TOKEN}", "scopes": ["decisions:read", "policy:admin"]}}]}}'
+OPS = {"Authorization": f"Bearer {OPS_TOKEN}"}
 
 
 @pytest.fixture(scope="module")
@@ -113,9 +116,9 @@ def sign_in(page: Page, server: str, next_path: str) -> None:
     assert cookie["httpOnly"] and cookie["sameSite"] == "Lax" and OPS_TOKEN not in cookie["value"]
 
 
-def shot(page: Page, name: str) -> None:
+def shot(page: Page, name: str, full_page: bool = True) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page, timeout=90_000)  # a long page on a busy machine
 
 
 def row_ids(page: Page) -> list[str]:
@@ -150,7 +153,9 @@ def test_township_filter_shows_who_leads_there(page: Page, server: str) -> None:
     page.wait_for_url("**township=lianhua*")
     lead = page.locator('#list-table tr[data-id="LND-02"] td.lead')
     assert lead.inner_text().splitlines()[0] == "莲花镇综合行政执法队"
-    assert "DEL-BUILD-TEAM" in lead.inner_text()
+    note = lead.locator("a")
+    assert note.inner_text() == "依「已赋权乡镇的农村违法建房由综合执法队查处」"  # the clause's title, not its id
+    assert note.get_attribute("href") == "/clauses/DEL-BUILD-TEAM"
     shot(page, "list-township")
 
 
@@ -177,9 +182,15 @@ def test_clause_page_links_scenarios_with_their_results(page: Page, server: str)
 
 def test_playground_form_gives_the_decision_and_why(page: Page, server: str) -> None:
     page.goto(f"{server}/playground")
+    assert page.locator("select[name^='attr.'], input[name^='attr.']").count() == 0  # 清单外: nothing to ask
     page.select_option("#f-matter", "WAT-01")
     page.select_option("#f-township", "gaojia")
     page.fill("#f-as_of", "2026-11-01")
+    page.click("#show-attributes")  # a GET with the chosen matter: its own attributes, no JavaScript
+    page.wait_for_url("**/playground?*matter=WAT-01*")
+    asked = {str(e.get_attribute("name")) for e in page.locator("select[name^='attr.'], input[name^='attr.']").all()}
+    assert asked == {"attr.site_type", "attr.severity", "attr.cross_township", "attr.other_township", "attr.violent_resistance"}
+    assert page.locator("#f-township").input_value() == "gaojia" and page.locator("#f-as_of").input_value() == "2026-11-01"
     page.select_option("#f-site_type", "river")
     page.click("#decide")
     page.wait_for_selector("#decision")
@@ -235,10 +246,69 @@ def test_clause_page_shows_a_decision_just_logged(page: Page, server: str) -> No
     page.goto(f"{server}/clauses/YJS-SAND-RIVER")
     assert page.locator("#decisions tr").count() == 0  # case data only for `decisions:read`
     sign_in(page, server, "/clauses/YJS-SAND-RIVER")
-    row = page.locator("#decisions tr", has=page.locator(f'a[href="/v1/decisions/{decision_id}"]'))
+    row = page.locator("#decisions tr", has=page.locator(f'a[href="/decisions/{decision_id}"]'))
     assert row.count() == 1
     assert "高家镇" in row.inner_text() and "胜出" in row.inner_text()
+    assert page.locator("#decisions th").first.inner_text() == "时间(北京时间)"
+    logged = httpx.get(f"{server}/v1/decisions/{decision_id}", headers=OPS, timeout=30).json()["time"]  # UTC
+    shown = datetime.strptime(row.locator("td").first.inner_text(), "%Y-%m-%d %H:%M:%S")
+    assert shown - datetime.fromisoformat(logged.replace("Z", "")).replace(microsecond=0) == timedelta(hours=8)
     shot(page, "clause-decisions")
+    page.click(f'a[href="/decisions/{decision_id}"]')  # the id opens the decision's own page
+    page.wait_for_url(f"**/decisions/{decision_id}")
+    assert page.locator("#lead b").inner_text() == "衢江区水利局"
+
+
+def test_a_decision_link_without_sign_in_asks_for_it(page: Page, server: str) -> None:
+    body = {"matter": "WAT-01", "township": "gaojia", "attributes": {"site_type": "river"}, "as_of": "2026-11-01"}
+    decision_id = httpx.post(f"{server}/v1/cases/lead", json=body, timeout=30).json()["decision_id"]
+    page.goto(f"{server}/decisions/{decision_id}")  # as a link from elsewhere would open it
+    assert "/signin?next=/decisions/" in page.url  # the Chinese sign-in page, not JSON
+    assert "衢江区水利局" not in page.locator("main").inner_text()
+    assert "decisions:read" in page.locator("#needed").inner_text() and "查看决策记录" in page.locator("#needed").inner_text()
+    shot(page, "decision-signin")
+    page.fill("#f-token", OPS_TOKEN)
+    page.click("#signin-submit")
+    page.wait_for_url(f"**/decisions/{decision_id}")
+    assert page.locator("#decision-id").inner_text() == decision_id
+
+
+def test_the_decision_page_reads_in_chinese(browser: Browser, server: str) -> None:
+    body = {"matter": "WAT-01", "township": "gaojia", "attributes": {"site_type": "river", "cross_township": False, "severity": 2},
+            "as_of": "2026-11-01", "reference": "12345-20261101-0042"}  # fmt: skip
+    decision_id = httpx.post(f"{server}/v1/cases/lead", json=body, timeout=30).json()["decision_id"]
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN", java_script_enabled=False, extra_http_headers=OPS)
+    page = context.new_page()
+    try:
+        page.goto(f"{server}/decisions/{decision_id}")
+        record = page.locator("#decision-record").inner_text()
+        for shown in ("12345-20261101-0042", "WAT-01 河道非法采砂", "高家镇", "现场类型: 河道管理范围内", "跨乡镇(街道): 否", "严重程度(1-4): 2", "(北京时间)"):
+            assert shown in record, shown
+        assert page.locator("#outcome").inner_text() == "已确定牵头单位"
+        assert page.locator("#lead b").inner_text() == "衢江区水利局"
+        assert "落选" in page.locator("#explanation").inner_text()
+        text = page.locator("main").inner_text()
+        assert "cross_township" not in text and "False" not in text and "site_type" not in text
+        shot(page, "decision")
+    finally:
+        context.close()
+
+
+def test_the_report_says_what_a_status_means_and_when_it_was_made(page: Page, server: str) -> None:
+    page.goto(f"{server}/report")
+    note = page.locator("#results-note").inner_text()
+    assert "未运行" in note and "tiaokuai report --run" in note and "北京时间" in note
+    made = datetime.strptime(page.locator("#results-time").inner_text(), "%Y-%m-%d %H:%M:%S")
+    assert abs(made - (datetime.now(UTC).replace(tzinfo=None) + timedelta(hours=8))) < timedelta(hours=1)  # this module's run, China time
+    assert re.search(r"本报告列出 \d+ 个功能文件中的 \d+ 个场景", page.locator("#report-about").inner_text())
+    shot(page, "report-legend", full_page=False)
+
+
+def test_the_list_says_what_its_downloads_hold(page: Page, server: str) -> None:
+    page.goto(f"{server}/list?q=采砂&as_of=2026-11-01")
+    note = page.locator("#download-note").inner_text()
+    assert "上表筛选出的 1 个事项" in note and "只含 2026-11-01 当日有效的事项" in note
+    shot(page, "list-downloads", full_page=False)
 
 
 def test_diff_page_shows_the_impact_of_the_edit_on_disk(page: Page, server: str) -> None:

@@ -250,5 +250,5 @@ def test_tokens_bound_to_an_organization_act_as_it(tmp_path: Path) -> None:
         assert no_dispute.status_code == 409 and no_dispute.json()["error"]["code"] == "dispute_state"
         assert client.get(f"/v1/cases/{cid}").status_code == 401
         board = client.get("/cases", follow_redirects=False)  # a page: the sign-in form, not a bare 401
-        assert board.status_code == 303 and board.headers["location"] == "/signin?next=/cases"
+        assert board.status_code == 303 and board.headers["location"] == "/signin?next=/cases&scope=cases:read"
         assert client.get(f"/v1/cases/{cid}", headers=bearer("board-reader-token-000000001")).status_code == 200

@@ -106,7 +106,7 @@ def test_clause_pages_show_logged_decisions_only_with_decisions_read(closed: Tes
 
 def test_the_diff_page_needs_policy_admin(closed: TestClient) -> None:
     r = closed.get("/diff")
-    assert r.status_code == 303 and r.headers["location"] == "/signin?next=/diff"
+    assert r.status_code == 303 and r.headers["location"] == "/signin?next=/diff&scope=policy:admin"
     sign_in(closed, "auditor")
     r = closed.get("/diff")
     assert r.status_code == 403 and "policy:admin" in r.text
@@ -144,7 +144,7 @@ def test_case_pages_sign_in_like_the_other_pages(tmp_path: Path, seed_runtime: R
     app = create_app(Settings(SEED_POLICY, f"sqlite:///{tmp_path / 'log.sqlite3'}", auth=auth), runtime=seed_runtime)
     with TestClient(app, follow_redirects=False) as client:
         r = client.get("/cases")
-        assert r.status_code == 303 and r.headers["location"] == "/signin?next=/cases"
+        assert r.status_code == 303 and r.headers["location"] == "/signin?next=/cases&scope=cases:read"
         sign_in(client, "auditor", "/cases")
         assert client.get("/cases").status_code == 403
         sign_in(client, "ops", "/cases")

@@ -15,7 +15,8 @@ from httpx import Response
 
 from api.http.app import create_app
 from api.settings import Settings
-from api.tokens import AuthConfig
+from api.tokens import SCOPES, AuthConfig
+from api.web.wording import SCOPE_ZH
 from engine.listing.sheet import HEADER_ROW, LIST_SHEET
 from engine.runtime import Runtime
 from tests.conftest import ROOT, SEED_POLICY
@@ -237,9 +238,11 @@ def test_a_decision_page_in_chinese_behind_the_scope(web: TestClient) -> None:
             "as_of": "2026-11-01", "reference": "12345-20261101-0001"}  # fmt: skip
     decision_id = web.post("/v1/cases/lead", json=body).json()["decision_id"]
     signed_out = web.get(f"/decisions/{decision_id}", headers={"Authorization": ""}, follow_redirects=False)
-    assert signed_out.status_code == 303 and signed_out.headers["location"] == f"/signin?next=/decisions/{decision_id}"
+    assert signed_out.status_code == 303 and signed_out.headers["location"] == f"/signin?next=/decisions/{decision_id}&scope=decisions:read"
     signin = web.get(signed_out.headers["location"], headers={"Authorization": ""})
-    assert signin.headers["content-type"].startswith("text/html") and "令牌" in signin.text and "衢江区水利局" not in signin.text
+    assert signin.headers["content-type"].startswith("text/html") and "衢江区水利局" not in signin.text
+    assert re.search(r'id="needed" data-scope="decisions:read">要打开的页面需要具有 <span class="mono">decisions:read</span> 权限\(查看决策记录', signin.text)
+    assert set(SCOPE_ZH) == set(SCOPES)  # every scope a page may ask for is explained
     page = web.get(f"/decisions/{decision_id}")
     assert page.status_code == 200
     for shown in ("牵头判定", "12345-20261101-0001", "WAT-01 河道非法采砂", "高家镇", "衢江区水利局", "已确定牵头单位", "(北京时间)", "YJS-SAND-RIVER", "第 "):
