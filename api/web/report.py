@@ -11,7 +11,7 @@ from typing import Any
 
 from api.web import gherkin
 from api.web.clauses import criteria
-from api.web.wording import china_time_text
+from api.web.wording import china_time_text, step_glosser
 from engine.policy import Policy
 
 
@@ -39,4 +39,5 @@ def report_context(policy: Policy, features: list[gherkin.Feature], source: str 
         ],
         "source": source,
         "source_time": source_time,
+        "gloss": step_glosser(policy),
     }

@@ -314,6 +314,7 @@ def clause_page(request: Request, runtime: RuntimeDep, clause_id: str) -> HTMLRe
         scenarios=gherkin.by_clause(features).get(clause_id, []),
         results_from=source,
         results_time=results_time(source),
+        gloss=wording.step_glosser(policy),
         decisions=decisions,
         decisions_note=note,
     )

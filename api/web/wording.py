@@ -7,12 +7,15 @@ error code stays on the page as a `data-code` attribute for scripts and tests.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
 from api.web.clauses import FACT_LABELS, Describer
+from api.web.render import OUTCOME_ZH, RESULT_ZH
 from engine import CaseError, ErrorCode
 from engine.cases import china_time
+from engine.listing import render_limit
 from engine.policy import Policy, closest
 
 FIELD_ZH = {**FACT_LABELS, "as_of": "日期", "text": "诉求原文", "place": "地点"}
@@ -117,3 +120,42 @@ def did_you_mean(word: str, names: Mapping[str, str]) -> str | None:
     """"是否要找 WAT-01 河道非法采砂?" for an unknown id, over the known ids and their names."""
     match = closest(word, {k: (k, v) for k, v in names.items()})
     return f"是否要找 {match} {names[match]}?" if match else None
+
+
+# Feature steps name policy codes ("site_type", "river", "assigned"): they are executable and
+# stay as written; the pages add their meaning in the policy's words after each such step.
+_STEP_GLOSSES: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r'^(?:案件属性|推断属性)"(?P<key>[^"<]+)"为"(?P<value>[^"<]+)"'), "attribute"),
+    (re.compile(r'^结果为"(?P<value>[^"<]+)"$'), "outcome"),
+    (re.compile(r'^时限"(?P<key>[^"<]+)"为"(?P<value>[^"<]+)"$'), "limit"),
+    (re.compile(r'^规则"(?P<key>[^"<]+)"的判定为"(?P<value>[^"<]+)"$'), "result"),
+    (re.compile(r'^适用规则为"(?P<key>[^"<]+)"$'), "rule"),
+]
+
+
+def step_glosser(policy: Policy) -> Callable[[str], str | None]:
+    """`gloss(text)`: what a step's codes mean in the policy's words (`现场类型: 河道管理范围内`),
+    or None; built once per page."""
+    titles = {r.id: r.title for r in policy.rules} | {m.id: m.name for m in policy.matters.values()}
+    labels = policy.manifest.time_limit_labels
+    describe = Describer(policy)
+
+    def gloss(text: str) -> str | None:
+        for pattern, kind in _STEP_GLOSSES:
+            found = pattern.match(text)
+            if found is None:
+                continue
+            key, value = found.groupdict().get("key") or "", found.groupdict().get("value") or ""
+            if kind == "attribute" and key in policy.attributes:
+                return f"{field_label(policy, key)}: {describe.value(key, {'true': True, 'false': False}.get(value, value))}"
+            if kind == "outcome" and value in OUTCOME_ZH:
+                return OUTCOME_ZH[value]
+            if kind == "limit" and key in labels:
+                return f"{labels[key]} {render_limit(value)}"
+            if kind == "result" and key in titles and value in RESULT_ZH:
+                return f"「{titles[key]}」{RESULT_ZH[value]}"
+            if kind == "rule" and key in titles:
+                return f"「{titles[key]}」"
+        return None
+
+    return gloss

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import io
 import re
 from collections.abc import Iterator
@@ -301,3 +302,12 @@ def test_report_explains_the_status_and_where_it_comes_from(web: TestClient) -> 
     page = web.get("/report").text
     assert 'id="results-note"' in page and "本机尚无运行结果" in page and "tiaokuai report --run" in page
     assert 'id="report-about"' in page and "由规则引擎实际判定" in page
+
+
+def test_scenario_steps_say_what_their_codes_mean(web: TestClient) -> None:
+    page = html.unescape(web.get("/clauses/YJS-SAND-RIVER").text)
+    for step, meaning in (('案件属性"site_type"为"river"', "现场类型: 河道管理范围内"), ('结果为"assigned"', "已确定牵头单位"),
+                          ('时限"sign"为"1h"', "签收 1小时"), ('规则"WAT-01"的判定为"lost"', "「河道非法采砂」落选")):  # fmt: skip
+        assert f'{step} <span class="gloss muted">({meaning})</span>' in page, step
+    assert re.search(r'牵头单位为"衢江区水利局"\s*</li>', page)  # names need no gloss
+    assert '<span class="gloss muted">' in web.get("/report").text
