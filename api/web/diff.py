@@ -30,6 +30,7 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
 
 from api.http.schemas.lead import logged_case
+from api.web.clauses import Describer
 from api.web.wording import attributes_text, china_time_text
 from engine import Analysis, AnalysisFailed, PolicyError, ReplayError, Runtime, impact_in_child
 from engine.lead import Case
@@ -174,11 +175,12 @@ async def diff_page(request: Request, active: Runtime, with_logged: bool) -> tup
     if disk is not None and disk.digest != active.policy.digest:
         policies["disk"] = disk
         versions.append(Version("disk", f"磁盘上的政策目录(未生效) {disk.version} ({disk.digest[:12]})", disk.digest))
-    for digest, version, stored_at in _stored_versions(log):
+    stored = _stored_versions(log)
+    for digest, version, stored_at in stored:
         if digest != active.policy.digest and (disk is None or digest != disk.digest):
             versions.append(Version(digest, f"决策日志中的版本 {version} ({digest[:12]}, 存于 {china_time_text(stored_at)[:16]} 北京时间)", digest))
     contents: dict[str, set[str]] = {}  # version number → the digests seen under it
-    for digest, version, _ in _stored_versions(log):
+    for digest, version, _ in stored:
         contents.setdefault(version, set()).add(digest)
     for policy in policies.values():
         contents.setdefault(policy.version, set()).add(policy.digest)
@@ -189,6 +191,7 @@ async def diff_page(request: Request, active: Runtime, with_logged: bool) -> tup
     base_key = params.get("base") or default_base
     head_key = params.get("head") or default_head
     whole = params.get("all") == "1"
+    describe = Describer(active.policy)  # once: a diff shows up to MAX_ROWS cases
     context: dict[str, Any] = {
         "versions": versions,
         "base_key": base_key,
@@ -202,7 +205,7 @@ async def diff_page(request: Request, active: Runtime, with_logged: bool) -> tup
         "FIELD_ZH": FIELD_ZH,
         "CLAUSE_FIELD_ZH": CLAUSE_FIELD_ZH,
         "same_version": sorted(v for v, digests in contents.items() if len(digests) > 1),
-        "attributes_text": lambda attributes: "; ".join(attributes_text(active.policy, dict(attributes))),
+        "attributes_text": lambda attributes: "; ".join(attributes_text(active.policy, dict(attributes), describe)),
         "max_rows": MAX_ROWS,
         "with_logged": with_logged,
         "active_ids": set(active.policy.matters) | set(active.policy.rules_by_id),

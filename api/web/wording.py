@@ -110,9 +110,9 @@ def _nearest(extra: dict[str, object]) -> str | None:
     return "相近的地名: " + "、".join(str(n) for n in nearest) if isinstance(nearest, list) and nearest else None
 
 
-def attributes_text(policy: Policy, attributes: dict[str, object]) -> list[str]:
-    """Case attributes as `跨乡镇(街道): 否`, in the policy's words."""
-    describe = Describer(policy)
+def attributes_text(policy: Policy, attributes: dict[str, object], describe: Describer | None = None) -> list[str]:
+    """Case attributes as `跨乡镇(街道): 否`, in the policy's words (`describe`: one built for many calls)."""
+    describe = describe or Describer(policy)
     return [f"{field_label(policy, key)}: {number(value) if isinstance(value, float) else describe.value(key, value)}" for key, value in attributes.items()]
 
 
