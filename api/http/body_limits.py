@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from typing import Any, get_args, get_origin
 
 from fastapi import Request
 
@@ -147,6 +147,19 @@ async def reject_unknown_query(request: Request) -> None:
         if name not in declared:
             hint = f"known: {', '.join(sorted(declared))}" if declared else "this endpoint takes no query parameters"
             raise ApiError(422, ErrorCode.UNKNOWN_PARAMETER, f"unknown query parameter `{name}`", name or None, hint)
+    # A parameter that takes one value, given several times, is a 422 too: Starlette would
+    # silently keep the last (`?kind=a&kind=township` would answer for `township`).
+    given = request.query_params.multi_items()
+    for p in _query_params(dependant) if dependant is not None else ():
+        times = sum(1 for name, _ in given if name == p.alias)
+        if times > 1 and not _takes_many(p.field_info.annotation):
+            raise ApiError(422, ErrorCode.INVALID_VALUE, f"`{p.alias}` is given {times} times", p.alias, "give it once")
+
+
+def _takes_many(annotation: Any) -> bool:
+    if get_origin(annotation) in (list, tuple, set, frozenset):
+        return True
+    return any(_takes_many(arg) for arg in get_args(annotation))
 
 
 def _query_params(dependant: Any) -> list[Any]:

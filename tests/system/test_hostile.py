@@ -134,6 +134,16 @@ def test_unknown_query_parameter_is_rejected(hostile_client: TestClient) -> None
     assert r.json()["error"] == {"code": "unknown_parameter", "message": "unknown query parameter `domian`", "field": "domian", "hint": "known: as_of, domain, jurisdiction, limit, offset, q"}
 
 
+def test_a_single_valued_parameter_given_twice_is_rejected(hostile_client: TestClient) -> None:
+    # Starlette keeps the last value: this would list townships though `kind=-1` came first
+    r = hostile_client.get("/v1/organizations?kind=-1&kind=township")
+    assert r.status_code == 422
+    assert r.json()["error"] == {"code": "invalid_value", "message": "`kind` is given 2 times", "field": "kind", "hint": "give it once"}
+    r = hostile_client.get("/v1/matters?q=采砂&domain=water&domain=water")
+    assert r.status_code == 422 and r.json()["error"]["field"] == "domain"
+    assert hostile_client.get("/v1/organizations?kind=township").status_code == 200
+
+
 def test_wrong_method_names_the_allowed_ones(hostile_client: TestClient) -> None:
     r = hostile_client.get("/v1/cases/lead")
     assert r.status_code == 405 and r.headers["allow"] == "POST" and r.json()["error"]["code"] == "method_not_allowed"
