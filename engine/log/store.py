@@ -6,7 +6,11 @@ Contract:
   future that resolves only after the record is committed; `log(...)` waits for it. One
   writer thread takes whatever is queued (a group commit) and writes it in one
   transaction, so concurrent requests share one commit without anyone being acknowledged
-  before it.
+  before it. While one commit waits for the disk, the next batch gathers in the queue.
+- `append(...)` (a coroutine) gathers the records of one event-loop turn and hands them
+  to the writer together at the end of the turn: one queue hand-off and one writer
+  wake-up per turn, and the requests decided in the same turn share a commit instead of
+  the first of them starting a commit of its own.
 - Each record carries `seq` (1, 2, 3, … without gaps), its id, time (UTC), kind, the
   request as received, the response as sent, the policy id/version/digest, the engine
   version, the previous record's hash and its own hash: sha256 of the canonical JSON of
@@ -24,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import enum
 import hashlib
 import json
 import queue
@@ -65,7 +70,7 @@ from engine.policy.load import digest_files
 
 GENESIS = "0" * 64
 T = TypeVar("T")
-MAX_BATCH = 512
+MAX_BATCH = 512  # records per transaction
 # An arbitrary constant naming the decision log's advisory lock in PostgreSQL.
 PG_LOCK_KEY = 0x7469616F  # "tiao"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -231,6 +236,27 @@ def chain_hash(fields: Mapping[str, Json]) -> str:
     return hashlib.sha256(orjson.dumps(dict(fields), option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
+class _Reference(enum.Enum):
+    FROM_REQUEST = "read the reference from the request"
+
+
+# `reference` not given: read it from the request (None given: the request has none).
+FROM_REQUEST = _Reference.FROM_REQUEST
+
+
+@dataclass(frozen=True, slots=True)
+class _Turn:
+    """A record queued by a coroutine, waiting for the end of its event-loop turn."""
+
+    id: str
+    kind: str
+    reference: str | None
+    request: str
+    response: str
+    policy: Policy
+    future: asyncio.Future[Record]
+
+
 @dataclass(frozen=True, slots=True)
 class _Pending:
     id: str
@@ -275,6 +301,16 @@ def _reference_of(request: Json | bytes) -> str | None:
     if isinstance(data, dict) and isinstance(data.get("reference"), str):
         return str(data["reference"])[:128]
     return None
+
+
+def _texts(request: Json | bytes, response: Json | bytes, reference: str | None | _Reference) -> tuple[str | None, str, str]:
+    """A record's reference (at most 128 characters), request text and response text."""
+    try:
+        if reference is FROM_REQUEST:
+            reference = _reference_of(request)
+        return (None if reference is None else reference[:128]), _as_text(request), _as_text(response)
+    except UnicodeDecodeError as exc:  # the API refuses other encodings before deciding
+        raise LogError(f"a record must be UTF-8 text: {exc}") from None
 
 
 def _sqlite_engine(url: str, synchronous: str) -> Engine:
@@ -393,7 +429,7 @@ class DecisionLog:
         self.db = db
         self.engine_version = engine_version
         self._clock = clock
-        self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[_Pending | list[_Pending] | None] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
         self._start = threading.Lock()
         self._known_policies: set[str] = set()
@@ -402,6 +438,8 @@ class DecisionLog:
         # single shared connection, which two threads must never use at once (it segfaults).
         self._writing = threading.Lock()
         self._compiled: _Statements | None = None
+        # Records appended by coroutines in the current turn of each event loop (under _start).
+        self._turns: dict[asyncio.AbstractEventLoop, list[_Turn]] = {}
 
     # --- writing ------------------------------------------------------------------
 
@@ -412,17 +450,22 @@ class DecisionLog:
         response: Json | bytes,
         policy: Policy,
         record_id: str | None = None,
-        reference: str | None = None,
+        reference: str | None | _Reference = FROM_REQUEST,
     ) -> Future[Record]:
         """Queue one record; the future resolves with it once committed, or fails with LogError.
 
         `request` and `response` given as bytes or str are stored exactly as they are (the
         bytes received and sent); other values are stored as canonical JSON. `reference`
-        is the caller's reference when the caller has read it already; otherwise it is
-        read from the request.
+        is the caller's reference when the caller has read it already (None: the request
+        has none); by default it is read from the request.
         """
         future: Future[Record] = Future()
-        self._enqueue(kind, request, response, policy, record_id, reference, future, None)
+        reference, request_text, response_text = _texts(request, response, reference)
+        # Under the lock: a concurrent close() must not strand the record behind its stop
+        # mark, and times follow log order.
+        with self._start:
+            self._put(_Pending(record_id or new_record_id(), self._clock(), kind, reference, request_text, response_text,
+                               policy, self.engine_version, future))
         return future
 
     async def append(
@@ -432,55 +475,48 @@ class DecisionLog:
         response: Json | bytes,
         policy: Policy,
         record_id: str | None = None,
-        reference: str | None = None,
+        reference: str | None | _Reference = FROM_REQUEST,
     ) -> Record:
         """`submit` for a coroutine: returns the record once it is committed.
 
-        The writer wakes each event loop once per committed batch (not once per record),
-        and the coroutine waits on a plain asyncio future, not a wrapped thread future.
+        The records appended during one turn of the event loop reach the writer together
+        when the turn ends (one hand-off, one batch); the writer wakes each event loop
+        once per committed batch (not once per record), and the coroutine waits on a
+        plain asyncio future, not a wrapped thread future.
         """
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Record] = loop.create_future()
-        self._enqueue(kind, request, response, policy, record_id, reference, future, loop)
+        reference, request_text, response_text = _texts(request, response, reference)
+        item = _Turn(record_id or new_record_id(), kind, reference, request_text, response_text, policy, future)
+        with self._start:
+            turn = self._turns.get(loop)
+            if turn is None:
+                turn = self._turns[loop] = []
+                # Runs after every callback already scheduled for this turn: the requests
+                # decided in this turn are all in `turn` by then.
+                loop.call_soon(self._hand_over, loop)
+            turn.append(item)
         return await future
 
-    def _enqueue(
-        self,
-        kind: str,
-        request: Json | bytes,
-        response: Json | bytes,
-        policy: Policy,
-        record_id: str | None,
-        reference: str | None,
-        future: Future[Record] | asyncio.Future[Record],
-        loop: asyncio.AbstractEventLoop | None,
-    ) -> None:
-        try:
-            if reference is None:
-                reference = _reference_of(request)
-            request_text, response_text = _as_text(request), _as_text(response)
-        except UnicodeDecodeError as exc:  # the API refuses other encodings before deciding
-            raise LogError(f"a record must be UTF-8 text: {exc}") from None
-        # Under the lock: a concurrent close() must not strand the record behind its stop
-        # mark, and times follow log order.
+    def _hand_over(self, loop: asyncio.AbstractEventLoop) -> None:
+        """The end of an event-loop turn: its records go to the writer as one batch."""
         with self._start:
-            if self._writer is None:
-                self._writer = threading.Thread(target=self._run, name="tiaokuai-decision-log", daemon=True)
-                self._writer.start()
-            self._queue.put(
-                _Pending(
-                    record_id or new_record_id(),
-                    self._clock(),
-                    kind,
-                    reference[:128] if reference is not None else None,
-                    request_text,
-                    response_text,
-                    policy,
-                    self.engine_version,
-                    future,
-                    loop,
-                )
-            )
+            self._hand_over_locked(loop)
+
+    def _hand_over_locked(self, loop: asyncio.AbstractEventLoop) -> None:
+        turn = self._turns.pop(loop, None)
+        if not turn:
+            return  # close() handed them over already
+        now = self._clock()  # one time for the turn: times still follow log order
+        version = self.engine_version
+        self._put([_Pending(t.id, now, t.kind, t.reference, t.request, t.response, t.policy, version, t.future, loop) for t in turn])
+
+    def _put(self, item: _Pending | list[_Pending]) -> None:
+        """Queue a record or a turn's records for the writer, starting it if needed (under _start)."""
+        if self._writer is None:
+            self._writer = threading.Thread(target=self._run, name="tiaokuai-decision-log", daemon=True)
+            self._writer.start()
+        self._queue.put(item)
 
     def log(
         self,
@@ -577,13 +613,18 @@ class DecisionLog:
                 first = self._queue.get()
                 if first is None:
                     return
-                batch, stop = take_batch(self._queue, first, MAX_BATCH)
-                if conn is None:
-                    conn = self._connect_writer(batch)
-                if conn is not None and not self._write_batch(conn, batch):
-                    conn.invalidate()
-                    conn.close()
-                    conn = None
+                taken, stop = take_batch(self._queue, first, MAX_BATCH)
+                pending = [p for item in taken for p in (item if isinstance(item, list) else (item,))]
+                for start in range(0, len(pending), MAX_BATCH):
+                    batch = pending[start : start + MAX_BATCH]
+                    if conn is None:
+                        conn = self._connect_writer(batch)
+                        if conn is None:
+                            continue
+                    if not self._write_batch(conn, batch):
+                        conn.invalidate()
+                        conn.close()
+                        conn = None
                 if stop:
                     return
         finally:
@@ -702,6 +743,8 @@ class DecisionLog:
         The log stays usable: a later `submit` starts a new writer.
         """
         with self._start:
+            for loop in list(self._turns):
+                self._hand_over_locked(loop)  # records of a turn not yet ended are committed too
             writer, self._writer = self._writer, None
             if writer is not None:
                 self._queue.put(None)

@@ -195,3 +195,34 @@ def test_openapi_document_is_fastapis_own(tmp_path: Path, seed_runtime: Runtime,
     assert post_op["requestBody"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/LeadRequestV1"}
     assert post_op["responses"]["200"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/DecisionV1"}
     assert set(post_op["requestBody"]["content"]["application/json"]["examples"]) == {"sand_mining", "ticket_text", "outside_list"}
+
+
+def test_a_failed_group_commit_answers_503_to_every_request_in_it(tmp_path: Path, seed_runtime: Runtime) -> None:
+    """Concurrent lead requests share one commit; when it fails, each of them gets a 503 and
+    none is in the log, the answers acknowledged before stay, and the next requests are
+    logged again."""
+    import asyncio
+
+    import httpx
+    from sqlalchemy import text
+
+    app = make_app(tmp_path, seed_runtime)
+    decision_log = app.state.decision_log
+
+    async def lead_requests(n: int) -> list[httpx.Response]:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+            return await asyncio.gather(*(client.post("/v1/cases/lead", json={**CASE, "reference": f"G-{i}"}) for i in range(n)))
+
+    acknowledged = [r.json()["decision_id"] for r in asyncio.run(lead_requests(4))]
+    with decision_log.db.begin() as conn:
+        conn.execute(text("ALTER TABLE decisions RENAME TO decisions_gone"))
+    failed = asyncio.run(lead_requests(12))
+    with decision_log.db.begin() as conn:
+        conn.execute(text("ALTER TABLE decisions_gone RENAME TO decisions"))
+    assert [r.status_code for r in failed] == [503] * 12
+    assert all(r.json()["error"]["code"] == "decision_log_unavailable" and "decision_id" not in r.text for r in failed)
+    assert sorted(r.id for r in decision_log.records()) == sorted(acknowledged)
+    again = asyncio.run(lead_requests(3))
+    assert [r.status_code for r in again] == [200] * 3
+    assert decision_log.count() == 7 and decision_log.verify().ok
+    decision_log.close()

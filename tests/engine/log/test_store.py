@@ -342,3 +342,134 @@ def test_a_record_moved_to_another_chain_breaks_it(decision_log: DecisionLog, se
         conn.execute(text("UPDATE decisions SET policy_id = 'qujiang' WHERE seq = 4"))
     broken = decision_log.verify().broken
     assert broken is not None and broken.seq == 4
+
+
+# --- coroutines hand their records over once per event-loop turn --------------------------
+
+
+def _batch_sizes(log: DecisionLog, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The size of every batch the writer writes from now on."""
+    sizes: list[int] = []
+    original = log._write_batch
+
+    def counted(conn: Any, batch: list[Any]) -> bool:
+        sizes.append(len(batch))
+        return original(conn, batch)
+
+    monkeypatch.setattr(log, "_write_batch", counted)
+    return sizes
+
+
+def test_the_records_of_one_turn_share_one_commit(decision_log: DecisionLog, seed_runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Requests decided in the same event-loop turn are one batch: the first of them does not
+    start a commit of its own while the others are still being decided."""
+    import asyncio
+
+    policy = seed_runtime.policy
+    decision_log.log("lead", {}, {}, policy)  # the writer is running and the policy stored
+    sizes = _batch_sizes(decision_log, monkeypatch)
+
+    async def main() -> list[Record]:
+        return await asyncio.gather(*(decision_log.append("lead", {"i": i}, {}, policy, f"T-{i}") for i in range(40)))
+
+    records = asyncio.run(main())
+    assert sizes == [40]
+    assert [r.seq for r in records] == list(range(2, 42))  # in the order they were appended
+    assert len({r.time for r in records}) == 1  # queued together, at one time
+    assert decision_log.verify().ok
+
+
+def test_a_turn_larger_than_a_batch_is_split(decision_log: DecisionLog, seed_runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    from engine.log import store
+
+    policy = seed_runtime.policy
+    decision_log.log("lead", {}, {}, policy)
+    monkeypatch.setattr(store, "MAX_BATCH", 16)
+    sizes = _batch_sizes(decision_log, monkeypatch)
+
+    async def main() -> list[Record]:
+        return await asyncio.gather(*(decision_log.append("lead", {"i": i}, {}, policy) for i in range(40)))
+
+    assert sorted(r.seq for r in asyncio.run(main())) == list(range(2, 42))
+    assert sizes == [16, 16, 8]
+    assert decision_log.verify().ok
+
+
+def test_a_failed_commit_fails_every_record_of_the_turn(decision_log: DecisionLog, seed_runtime: Runtime) -> None:
+    """Nothing acknowledged is lost: the records before stay, every waiter of the failed
+    batch hears of the failure, none of its records is stored, and the writer goes on."""
+    import asyncio
+
+    policy = seed_runtime.policy
+    before = fill(decision_log, policy, 3)
+    with decision_log.db.begin() as conn:
+        conn.execute(text("ALTER TABLE decisions RENAME TO decisions_gone"))
+
+    async def main() -> list[Record | BaseException]:
+        return await asyncio.gather(*(decision_log.append("lead", {"i": i}, {}, policy) for i in range(20)), return_exceptions=True)
+
+    outcomes = asyncio.run(main())
+    assert len(outcomes) == 20 and all(isinstance(o, LogError) and "could not commit" in str(o) for o in outcomes)
+    with decision_log.db.begin() as conn:
+        conn.execute(text("ALTER TABLE decisions_gone RENAME TO decisions"))
+    assert [r.id for r in decision_log.records()] == before
+    assert asyncio.run(decision_log.append("lead", {}, {}, policy)).seq == 4
+    assert decision_log.verify().ok
+
+
+def test_close_commits_a_turn_that_has_not_ended(log_url: str, seed_runtime: Runtime) -> None:
+    import asyncio
+
+    log = open_log(log_url)
+
+    async def main() -> Record:
+        task = asyncio.ensure_future(log.append("lead", {"i": 1}, {}, seed_runtime.policy, "in-turn"))
+        await asyncio.sleep(0)  # the task has appended; its turn has not ended yet
+        assert not task.done()
+        log.close()  # e.g. the server's shutdown: what was appended is committed first
+        return await task
+
+    assert asyncio.run(main()).id == "in-turn"
+    reopened = open_log(log_url)
+    assert reopened.get("in-turn").seq == 1 and reopened.verify().ok
+    reopened.close()
+
+
+def test_times_follow_log_order_across_threads_and_event_loops(decision_log: DecisionLog, seed_runtime: Runtime) -> None:
+    import asyncio
+
+    policy = seed_runtime.policy
+
+    async def coroutines(tag: str) -> None:
+        for i in range(30):
+            await asyncio.gather(*(decision_log.append("lead", {"i": i}, {}, policy, f"{tag}-{i}-{j}") for j in range(3)))
+
+    def threads(tag: str) -> None:
+        for i in range(60):
+            decision_log.log("lead", {"i": i}, {}, policy, f"{tag}-{i}")
+
+    workers = [threading.Thread(target=asyncio.run, args=(coroutines("L1"),)), threading.Thread(target=asyncio.run, args=(coroutines("L2"),)),
+               threading.Thread(target=threads, args=("T",))]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    records = list(decision_log.records())
+    assert len(records) == 240
+    assert [r.time for r in records] == sorted(r.time for r in records)
+    assert decision_log.verify().ok
+
+
+def test_a_reference_given_is_not_read_again(decision_log: DecisionLog, seed_runtime: Runtime) -> None:
+    """The API passes the reference its request model read (None: the request has none), so
+    the log does not parse the request a second time; without one it reads the request."""
+    import asyncio
+
+    policy = seed_runtime.policy
+    body = b'{"township":"gaojia","reference":"R-9"}'
+    assert asyncio.run(decision_log.append("lead", body, b"{}", policy)).reference == "R-9"
+    assert asyncio.run(decision_log.append("lead", body, b"{}", policy, reference="R-10")).reference == "R-10"
+    assert asyncio.run(decision_log.append("lead", body, b"{}", policy, reference=None)).reference is None  # taken as given
+    assert decision_log.submit("lead", body, b"{}", policy).result(timeout=30).reference == "R-9"
