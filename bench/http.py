@@ -41,32 +41,37 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "out"
 # main just before issue 17 (lean log writer, lead fast path, uvloop/httptools, gc.freeze).
 BASELINE = "e2369835501712f0c75e9de2db61f984437e7ab7"
+# main with those changes, before the log's hand-off once per event-loop turn: the rows up to
+# gc.freeze() are served from it, so each row adds one change to the row above.
+BEFORE_TURNS = "2e86c4e8abd78a7e757636bfddf364090dd23c01"
 
 
 @dataclass(frozen=True)
 class Target:
     name: str
     argv: tuple[str, ...]  # after `python -m`; {port} is filled in
-    baseline: bool = False  # served from the baseline revision's tree
+    revision: str | None = None  # served from this revision's tree (None: the current tree)
     env: dict[str, str] = field(default_factory=dict)
     lead: bool = True
 
 
+TURNS = "+ one log hand-off per event-loop turn: tiaokuai serve --no-supervise"
 UVICORN = ("uvicorn", "--host", "127.0.0.1", "--port", "{port}", "--log-level", "info")
 SERVE = ("api.cli", "serve", "--host", "127.0.0.1", "--port", "{port}")
 TARGETS = (
-    Target("before: baseline, h11 + asyncio", (*UVICORN, "--loop", "asyncio", "--http", "h11", "api.http.main:app"), baseline=True),
-    Target("before: baseline, uvloop + httptools", (*UVICORN, "--loop", "uvloop", "--http", "httptools", "api.http.main:app"), baseline=True),
-    Target("+ lean log writer, orjson, cached answer bytes", (*UVICORN, "bench.variants:without_fast_path")),
-    Target("+ lead fast path", (*UVICORN, "bench.variants:without_gc_freeze")),
-    Target("+ gc.freeze(): tiaokuai serve --no-supervise", (*SERVE, "--no-supervise")),
+    Target("before: baseline, h11 + asyncio", (*UVICORN, "--loop", "asyncio", "--http", "h11", "api.http.main:app"), revision=BASELINE),
+    Target("before: baseline, uvloop + httptools", (*UVICORN, "--loop", "uvloop", "--http", "httptools", "api.http.main:app"), revision=BASELINE),
+    Target("+ lean log writer, orjson, cached answer bytes", (*UVICORN, "bench.variants:without_fast_path"), revision=BEFORE_TURNS),
+    Target("+ lead fast path", (*UVICORN, "bench.variants:without_gc_freeze"), revision=BEFORE_TURNS),
+    Target("+ gc.freeze(): tiaokuai serve --no-supervise", (*SERVE, "--no-supervise"), revision=BEFORE_TURNS),
+    Target(TURNS, (*SERVE, "--no-supervise")),
     Target("tiaokuai serve (supervised)", SERVE),
     Target("tiaokuai serve, cache off", SERVE, env={"TIAOKUAI_DECISION_CACHE": "0"}),
     Target("bare FastAPI (same stack)", (*UVICORN, "bench.bare_app:app"), lead=False),
 )
 BARE = "bare FastAPI (same stack)"
 SERVED = "tiaokuai serve (supervised)"
-STEPS = [t.name for t in TARGETS[:5]]  # the cumulative rows of "what each change bought"
+STEPS = [t.name for t in TARGETS[:6]]  # the cumulative rows of "what each change bought"
 
 
 def bodies(n: int = 200, seed: int = 11) -> list[dict[str, Any]]:
@@ -103,13 +108,13 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def baseline_tree(into: Path) -> Path | None:
-    """The baseline revision's files (git archive), or None where git or the revision is missing."""
+def baseline_tree(into: Path, revision: str = BASELINE) -> Path | None:
+    """A revision's files (git archive), or None where git or the revision is missing."""
     try:
-        archive = subprocess.run(["git", "-C", str(ROOT), "archive", BASELINE], capture_output=True, check=True).stdout
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", revision], capture_output=True, check=True).stdout
     except (OSError, subprocess.CalledProcessError):
         return None
-    tree = into / "baseline"
+    tree = into / f"tree-{revision[:12]}"
     with tarfile.open(fileobj=BytesIO(archive)) as tar:
         tar.extractall(tree, filter="data")
     return tree
@@ -196,8 +201,9 @@ def http_figures(reps: int = 3, seconds: int = 8) -> dict[str, Any]:
     batch_cases = bodies(1000, seed=13)
     with tempfile.TemporaryDirectory() as tmp_name, ExitStack() as stack:
         tmp = Path(tmp_name)
-        baseline = baseline_tree(tmp)
-        targets = [t for t in TARGETS if baseline is not None or not t.baseline]
+        trees = {r: baseline_tree(tmp, r) for r in {t.revision for t in TARGETS if t.revision is not None}}
+        baseline = trees.get(BASELINE)
+        targets = [t for t in TARGETS if t.revision is None or trees[t.revision] is not None]
         script = str(tmp / "post.lua")
         Path(script).write_text(lua_script(items, "/v1/cases/lead"))
         ports = {t.name: free_port() for t in targets}
@@ -206,7 +212,7 @@ def http_figures(reps: int = 3, seconds: int = 8) -> dict[str, Any]:
             # Each lead server logs its decisions to its own SQLite decision log (the default configuration).
             env = {**t.env, "TIAOKUAI_DATABASE_URL": f"sqlite:///{tmp / f'log-{i}.sqlite3'}"}
             argv = [a.replace("{port}", str(port)) for a in t.argv]
-            cwd = baseline if t.baseline and baseline is not None else ROOT
+            cwd = ROOT if t.revision is None else trees[t.revision] or ROOT
             stack.enter_context(server(argv, cwd, port, env, OUT / f"bench-http-{i}.log"))
         for t in targets:
             wrk(ports[t.name], script, 8, 2)  # warm-up: imports, first decisions, caches
@@ -220,7 +226,8 @@ def http_figures(reps: int = 3, seconds: int = 8) -> dict[str, Any]:
             for name in batch:
                 batch[name].append(batch_rate(ports[name], batch_cases))
             commits.append(commit_cost(tmp))
-    summary: dict[str, Any] = {"reps": reps, "seconds": seconds, "targets": {}, "batch": {}, "baseline": BASELINE if baseline else None}
+    summary: dict[str, Any] = {"reps": reps, "seconds": seconds, "targets": {}, "batch": {}, "baseline": BASELINE if baseline else None,
+                               "before_turns": BEFORE_TURNS if trees.get(BEFORE_TURNS) else None}
     for name, by_c in results.items():
         for connections, runs in by_c.items():
             bare = results[BARE][connections]

@@ -19,7 +19,7 @@ from typing import Any
 
 from bench.asgi_profile import asgi_figures
 from bench.engine import engine_figures, load_figures, revision_tree
-from bench.http import ROOT, baseline_tree, http_figures
+from bench.http import ROOT, TURNS, baseline_tree, http_figures
 from bench.intake_eval import INTAKE_BEGIN, INTAKE_END, intake_figures, intake_section
 from bench.keepalive import keepalive_figures, keepalive_section
 
@@ -175,7 +175,9 @@ def http_section(h: dict[str, Any]) -> list[str]:
             "### What each change bought",
             "",
             (
-                f"Cumulative, in the same run: the baseline revision `{str(h['baseline'])[:12]}` as it was, then each change added. "
+                f"Cumulative, in the same run: the baseline revision `{str(h['baseline'])[:12]}` as it was, then each change added "
+                f"(the rows up to gc.freeze() served from revision `{str(h.get('before_turns'))[:12]}`, before the log's hand-off "
+                "once per event-loop turn; the next row is the current tree). "
                 "× previous = requests/s ÷ the row above's, per repetition (median)."
             ),
             "",
@@ -264,7 +266,7 @@ def analysis(engines: list[dict[str, Any]], http: dict[str, Any] | None, loads: 
     if http is not None:
         t = http["targets"]
         served1, served32 = t["tiaokuai serve (supervised)|1"], t["tiaokuai serve (supervised)|32"]
-        direct1, direct32 = t["+ gc.freeze(): tiaokuai serve --no-supervise|1"], t["+ gc.freeze(): tiaokuai serve --no-supervise|32"]
+        direct1, direct32 = t[f"{TURNS}|1"], t[f"{TURNS}|32"]
         commit = http["commit_us"]["FULL"]
         ceiling = 1e6 / commit / t["bare FastAPI (same stack)|1"]["rate"]
         lines.append(
