@@ -6,10 +6,8 @@ finding (file, line, id, message, hint). A policy with findings is never returne
 
 from __future__ import annotations
 
-import gc
 import hashlib
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +16,7 @@ from pydantic import ValidationError
 from yaml.constructor import SafeConstructor
 
 from engine.errors import Finding, PolicyError
+from engine.policy.collector import collector_paused
 from engine.policy.grid import EXTENSION, GridPolicy, grid_from_files, validate_grid
 from engine.policy.index import Layer, Location, Policy
 from engine.policy.layers import (
@@ -294,24 +293,6 @@ def load_policy(root: Path | str) -> Policy:
     return policy_from_files(read_policy_dir(Path(root)))
 
 
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """No cyclic garbage collection while a policy is built.
-
-    # NOTE: building a policy allocates hundreds of thousands of objects that all live on;
-    # each full collection meanwhile walks everything built so far, which made loading grow
-    # faster than the policy (×10 → ×100 matters: ×25 instead of ×10). Nothing built here
-    # is garbage, so nothing is lost by collecting afterwards.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def _parse_files(files: dict[str, str]) -> tuple[list[tuple[str, PolicyFile]], dict[tuple[str, str], Location], list[Finding]]:
     """Parse every file of one layer; ids must be unique within the layer."""
     findings: list[Finding] = []
@@ -350,7 +331,7 @@ def policy_from_files(files: dict[str, str]) -> Policy:
     order, findings = layer_order(files)
     if findings:
         raise PolicyError(findings)
-    with _collector_paused():
+    with collector_paused():
         return _single_layer(files) if order == [""] else _layered(files, order)
 
 

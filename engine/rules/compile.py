@@ -18,6 +18,7 @@ from datetime import date
 from typing import Any
 
 from engine.errors import CompileError
+from engine.policy.collector import collector_paused
 from engine.policy.index import Policy
 from engine.policy.model import Comparison, Dated
 from engine.rules import limits
@@ -101,8 +102,9 @@ def compile_policy(policy: Policy) -> CompiledPolicy:
     """Build the ruleset definitions. Raises CompileError when a structural limit is hit."""
     if len(policy.attributes) + 10 > MAX_FACT_PROPERTIES:
         raise CompileError(f"too many attributes ({len(policy.attributes)}): the engine allows {MAX_FACT_PROPERTIES - 10}")
-    compiled = build_definitions(policy)
-    violations = limits.analyse(compiled.shards)
+    with collector_paused():
+        compiled = build_definitions(policy)
+        violations = limits.analyse(compiled.shards)
     if violations:
         first = violations[0]
         rules = ", ".join(f"`{compiled.clause_of_rule[name]}`" for name in first.rules[:3])

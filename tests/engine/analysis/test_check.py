@@ -197,6 +197,22 @@ def test_gate_returns_warnings_and_passes_them() -> None:
     assert gate(load_policy(SEED_POLICY)) == []
 
 
+def test_gate_points_errors_at_the_key_and_warnings_at_their_item() -> None:
+    """The gate does not compose a file again to locate a warning's key (a ×100 policy has
+    ~25,000 of them); an error, which refuses the policy, is located as `check` locates it."""
+    gated = {f.id: f for f in gate(load_policy(CHECK / "lead_and_support"))}
+    checked = {f.id: f for f in static_findings(load_policy(CHECK / "lead_and_support"))}
+    assert gated["M1"].line == line_of("lead_and_support", "id: M1")
+    assert checked["M1"].line == line_of("lead_and_support", "supports: [dept-b, dept-a]") != gated["M1"].line
+    assert [(f.code, f.message) for f in gated.values()] == [(f.code, f.message) for f in checked.values()]
+    with pytest.raises(PolicyError) as refused:
+        gate(load_policy(CHECK / "org_not_in_force"))
+    assert sorted((f.id, f.line) for f in refused.value.findings) == [
+        ("M1", line_of("org_not_in_force", "lead: dept-old")),
+        ("R-NEW", line_of("org_not_in_force", "supports: [dept-new]")),
+    ]
+
+
 def test_intake_self_test_is_checked_but_not_gated() -> None:
     """Ranking every example is `check`'s (warnings only); the activation gate leaves it out."""
     policy = load_policy(CHECK / "example_misassigned")
