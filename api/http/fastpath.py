@@ -100,6 +100,7 @@ class LeadFastPath:
     async def _answer_error(self, scope: Scope, exc: Exception, send: Send) -> None:
         from starlette.requests import Request
 
+        scope["app"] = self.app  # the handlers' Request reads it; FastAPI's own call sets it
         handlers = self.app.exception_handlers
         handler = next((handlers[k] for k in type(exc).__mro__ if k in handlers), None)
         if handler is None:
