@@ -55,7 +55,11 @@ class Target:
     lead: bool = True
 
 
+# The revision before the fast path moved in front of FastAPI's own __call__ (its per-request
+# telemetry check).
+BEFORE_CALL = "93f8bd94d5685299a449aff75d9424eca660f3fd"
 TURNS = "+ one log hand-off per event-loop turn: tiaokuai serve --no-supervise"
+IN_FRONT = "+ fast path in front of FastAPI's own call: tiaokuai serve --no-supervise"
 UVICORN = ("uvicorn", "--host", "127.0.0.1", "--port", "{port}", "--log-level", "info")
 SERVE = ("api.cli", "serve", "--host", "127.0.0.1", "--port", "{port}")
 TARGETS = (
@@ -64,14 +68,15 @@ TARGETS = (
     Target("+ lean log writer, orjson, cached answer bytes", (*UVICORN, "bench.variants:without_fast_path"), revision=BEFORE_TURNS),
     Target("+ lead fast path", (*UVICORN, "bench.variants:without_gc_freeze"), revision=BEFORE_TURNS),
     Target("+ gc.freeze(): tiaokuai serve --no-supervise", (*SERVE, "--no-supervise"), revision=BEFORE_TURNS),
-    Target(TURNS, (*SERVE, "--no-supervise")),
+    Target(TURNS, (*SERVE, "--no-supervise"), revision=BEFORE_CALL),
+    Target(IN_FRONT, (*SERVE, "--no-supervise")),
     Target("tiaokuai serve (supervised)", SERVE),
     Target("tiaokuai serve, cache off", SERVE, env={"TIAOKUAI_DECISION_CACHE": "0"}),
     Target("bare FastAPI (same stack)", (*UVICORN, "bench.bare_app:app"), lead=False),
 )
 BARE = "bare FastAPI (same stack)"
 SERVED = "tiaokuai serve (supervised)"
-STEPS = [t.name for t in TARGETS[:6]]  # the cumulative rows of "what each change bought"
+STEPS = [t.name for t in TARGETS[:7]]  # the cumulative rows of "what each change bought"
 
 
 def bodies(n: int = 200, seed: int = 11) -> list[dict[str, Any]]:
@@ -231,7 +236,8 @@ def http_figures(reps: int = 3, seconds: int = 8) -> dict[str, Any]:
                 batch[name].append(batch_rate(ports[name], batch_cases))
             commits.append(commit_cost(tmp))
     summary: dict[str, Any] = {"reps": reps, "seconds": seconds, "targets": {}, "batch": {}, "baseline": BASELINE if baseline else None,
-                               "before_turns": BEFORE_TURNS if trees.get(BEFORE_TURNS) else None}
+                               "before_turns": BEFORE_TURNS if trees.get(BEFORE_TURNS) else None,
+                               "before_call": BEFORE_CALL if trees.get(BEFORE_CALL) else None}
     for name, by_c in results.items():
         for connections, runs in by_c.items():
             bare = results[BARE][connections]
