@@ -29,7 +29,7 @@ from engine.log.store import DecisionLog
 from engine.policy.index import Policy
 from engine.policy.load import load_policy, policy_from_files
 from engine.policy.model import Scalar
-from engine.rules.compile import CompiledPolicy, compile_policy
+from engine.rules.compile import CompiledPolicy, build_definitions
 from engine.rules.durable import DurableRules, Registration, shared_adapter
 
 
@@ -208,8 +208,10 @@ class Runtime:
 
 def activate(policy: Policy, adapter: DurableRules, source: str) -> Active:
     """Check, compile and register `policy`; raise PolicyError (nothing registered) on errors."""
-    gate(policy)  # engine.analysis.check's fast checks: every error kind, milliseconds, no enumeration
-    compiled = compile_policy(policy)
+    compiled = build_definitions(policy)
+    # engine.analysis.check's fast checks: every error kind (the structural limits of these very
+    # definitions among them), milliseconds, no enumeration
+    gate(policy, compiled)
     registration = adapter.register(compiled)
     criteria = None
     compiled_criteria = compile_criteria(policy)

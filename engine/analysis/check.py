@@ -93,11 +93,21 @@ class Report:
 class _Context:
     """One policy under check: its boundary dates and where to point the author."""
 
-    def __init__(self, policy: Policy, *, locate_warnings: bool = True) -> None:
+    def __init__(self, policy: Policy, *, locate_warnings: bool = True, compiled: CompiledPolicy | None = None) -> None:
         self.policy = policy
+        self.compiled = compiled  # the policy's ruleset definitions, when the caller built them already
         self.days = space.boundary_dates(policy)
         self.locator = Locator(policy.files)
         self.locate_warnings = locate_warnings
+        self._same: dict[tuple[str, str], list[date]] = {}
+
+    def same_body_days(self, a: str, b: str) -> list[date]:
+        """The boundary dates on which references `a` and `b` name one body (successors
+        followed): once per pair, not once per clause naming it."""
+        days = self._same.get((a, b))
+        if days is None:
+            days = self._same[(a, b)] = [d for d in self.days if _same_body(self.policy, a, b, d)]
+        return days
 
     def finding(
         self,
@@ -199,7 +209,9 @@ def _first_township(policy: Policy) -> str:
 # --------------------------------------------------------------------------- static pass
 
 
-def static_findings(policy: Policy, *, examples: bool = True, locate_warnings: bool = True) -> list[Finding]:
+def static_findings(
+    policy: Policy, *, examples: bool = True, locate_warnings: bool = True, compiled: CompiledPolicy | None = None
+) -> list[Finding]:
     """Every finding that needs no case enumeration (all error kinds among them).
 
     `examples=False` leaves out intake's self-test of the list (`_intake_examples`): it ranks
@@ -207,7 +219,7 @@ def static_findings(policy: Policy, *, examples: bool = True, locate_warnings: b
     `locate_warnings=False` points a warning at its item's first line instead of the key's
     (errors always at the key): finding a key composes the file's YAML again.
     """
-    ctx = _Context(policy, locate_warnings=locate_warnings)
+    ctx = _Context(policy, locate_warnings=locate_warnings, compiled=compiled)
     found: list[Finding] = []
     checks = [_structural, _org_references, _delegations, _hubs, _lead_and_support, _matter_references, _unsatisfiable, _intake]
     if examples:
@@ -302,7 +314,7 @@ def _structural(ctx: _Context) -> Iterable[Finding]:
             f"{len(policy.attributes)} attributes: a case fact would exceed the rules engine's {MAX_FACT_PROPERTIES} properties",
             "merge attributes or split the policy",
         )
-    compiled = build_definitions(policy)
+    compiled = ctx.compiled or build_definitions(policy)
     hints = {
         "siblings": "split the `in` list or the rules across narrower conditions, or spread the matters over more domains",
         "forwards": "merge these rules' shared `in` condition into fewer rules",
@@ -453,7 +465,7 @@ def _lead_and_support(ctx: _Context) -> Iterable[Finding]:
     policy = ctx.policy
     for m in policy.matters.values():
         for i, s in enumerate(m.supports):
-            day = next((d for d in ctx.days if m.in_force(d) and _same_body(policy, m.lead, s, d)), None)
+            day = next((d for d in ctx.same_body_days(m.lead, s) if m.in_force(d)), None)
             if day is not None:
                 same = "" if s == m.lead else f" (on {day} both are `{policy.resolve_org(s, day).org.id}`)"
                 yield ctx.finding(
@@ -473,7 +485,7 @@ def _lead_and_support(ctx: _Context) -> Iterable[Finding]:
             for s in policy.matters[mid].supports
         ]
         for s, path, via in own + inherited:
-            day = next((d for d in ctx.days if r.in_force(d) and _same_body(policy, lead, s, d)), None)
+            day = next((d for d in ctx.same_body_days(lead, s) if r.in_force(d)), None)
             if day is None:
                 continue
             if via is None:
@@ -946,10 +958,12 @@ def _ordered(findings: Iterable[Finding]) -> list[Finding]:
     return sorted(unique.values(), key=lambda f: (f.file or "", f.line or 0, f.id or "", f.code))
 
 
-def gate(policy: Policy) -> list[Finding]:
+def gate(policy: Policy, compiled: CompiledPolicy | None = None) -> list[Finding]:
     """The activation check: raise PolicyError when the fast checks find an error.
 
-    Returns the warnings. `engine.runtime.activate` calls it for every policy it is about
+    Returns the warnings. `compiled`: the policy's ruleset definitions (`build_definitions`),
+    when the caller is about to register them: their structural limits are checked on them
+    instead of on a second build. `engine.runtime.activate` calls it for every policy it is about
     to serve (start-up, `Runtime.from_files`, `Runtime.swap`), so a hot reload gets the same
     refusal; the full enumeration (`prove`) stays with `tiaokuai check` and CI.
 
@@ -959,7 +973,7 @@ def gate(policy: Policy) -> list[Finding]:
     # paused as while loading (engine.policy.collector): ×100 took 1.0 s with it, 2.3 s without.
     """
     with collector_paused():  # intake's self-test finds warnings only: left to `check`
-        findings = static_findings(policy, examples=False, locate_warnings=False)
+        findings = static_findings(policy, examples=False, locate_warnings=False, compiled=compiled)
     errors = [f for f in findings if f.severity == "error"]
     if errors:
         raise PolicyError(errors)

@@ -102,8 +102,8 @@ def compile_policy(policy: Policy) -> CompiledPolicy:
     """Build the ruleset definitions. Raises CompileError when a structural limit is hit."""
     if len(policy.attributes) + 10 > MAX_FACT_PROPERTIES:
         raise CompileError(f"too many attributes ({len(policy.attributes)}): the engine allows {MAX_FACT_PROPERTIES - 10}")
+    compiled = build_definitions(policy)
     with collector_paused():
-        compiled = build_definitions(policy)
         violations = limits.analyse(compiled.shards)
     if violations:
         first = violations[0]
@@ -114,6 +114,11 @@ def compile_policy(policy: Policy) -> CompiledPolicy:
 
 def build_definitions(policy: Policy) -> CompiledPolicy:
     """The ruleset definitions as data, without the limit check (`engine.analysis.check` reports those)."""
+    with collector_paused():
+        return _definitions(policy)
+
+
+def _definitions(policy: Policy) -> CompiledPolicy:
     shard_of = _shards_for(policy)
     shards: dict[str, dict[str, Json]] = {name: {} for name in sorted(set(shard_of.values()))}
     clause_of: dict[str, str] = {}
