@@ -2,19 +2,20 @@
 
 The safe pattern (docs/durable_rules.md, "The safe pattern"):
 - one Host for the process, with its timer threads switched off (they steal actions);
-- every decision asserts one fact on one fixed sid with an explicit id, collects the
-  fired rule names in Python, then retracts the fact (no per-case sids: `delete_state`
+- every decision puts one fact on one fixed sid with an explicit id and collects the fired
+  rule names in Python; the fact is the session's state, so the next decision's fact
+  replaces it and the session holds one fact at most (§8; no per-case sids: `delete_state`
   corrupts the heap and live sids are capped at 1,024);
 - one lock around each decision and each (un)registration: the C extension is not
   thread-safe between its calls;
 - each policy version is registered under its own ruleset names (no in-place update).
 
-Deciding talks to the C engine directly (`assert_fact`, `start_action_for_state`,
-`complete_and_start_action`, `retract_fact`) instead of through `Host.assert_fact`: the
-Rete network evaluates exactly the same, but the Python glue around it (a Closure, a
-Promise, a JSON round trip of the session state and an `update_state` per fired rule)
-cost ~70 % of a decision (bench/results.md, profile). The rule actions are never run;
-the fired rule's name is read from the action the engine hands out.
+Deciding talks to the C engine directly (`update_state`, `start_action_for_state`,
+`complete_and_start_action`) instead of through `Host.assert_fact`: the Rete network
+evaluates exactly the same, but the Python glue around it (a Closure, a Promise, a JSON
+round trip of the session state and an `update_state` per fired rule) cost ~70 % of a
+decision (bench/results.md, profile). The rule actions are never run; the fired rule's
+name is read from the action the engine hands out.
 """
 
 from __future__ import annotations
@@ -33,28 +34,28 @@ from engine.errors import EngineFailure
 from engine.rules.compile import CompiledPolicy
 
 SID = "tk"
-_RETRACT_PREFIX = '{"sid":"tk","id":"'
-# Result codes of the C engine's assert/retract (src/rules/rules.h).
-_OK, _NOT_HANDLED = 0, 1
+# The state message the engine itself creates for a new session: it carries no
+# `decision_id`, so no guarded rule matches it (§5). A session is reset to it before its
+# ruleset is deleted and after a failed decision.
+EMPTY_STATE = '{"sid":"tk","id":"sid-tk","$s":1}'
 
 
-def _encode(fact: dict[str, Any], fact_id: str) -> str:
-    """The fact as the C engine reads it: JSON text, with the fixed sid and the fact's id.
+def _encode(message: dict[str, Any], fact: dict[str, Any]) -> str:
+    """`message` (the session keys, then `fact`'s properties) as the JSON text the C engine reads.
 
     # NOTE: orjson, not json: ~5x faster on every cache miss (bench/results.md). Where the
     # two differ, json decides: orjson writes NaN and infinities as null (json refuses
     # them, and so must we) and has no integers beyond 64 bits (json writes them).
     """
-    for value in fact.values():
-        if isinstance(value, float) and not math.isfinite(value):
-            raise ValueError(f"{value} is not a JSON value")
     try:
-        body = orjson.dumps(fact).decode()
+        text: str = orjson.dumps(message).decode()
     except TypeError:  # an integer beyond 64 bits
-        body = json.dumps(fact, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    # The session keys go first; the fact's own properties follow (never these three keys).
-    head = f'{{"sid":"{SID}","id":"{fact_id}","decision_id":"{fact_id}"'
-    return f"{head},{body[1:]}" if len(body) > 2 else f"{head}}}"
+        return json.dumps(message, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    if "null" in text:  # a None, or a non-finite float orjson wrote as null
+        for value in fact.values():
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValueError(f"{value} is not a JSON value")
+    return text
 
 
 _SESSION_KEYS = frozenset({"sid", "id", "decision_id"})
@@ -133,8 +134,9 @@ class DurableRules:
         self._lock = threading.Lock()
         self._generations = itertools.count(1)
         self._fact_ids = itertools.count(1)
-        # ruleset name → C handle, its rule names, the fact properties its rules test
-        self._handles: dict[str, tuple[int, frozenset[str], tuple[str, ...] | None]] = {}
+        # ruleset name → C handle, its rule names (each mapped to itself: the fired names
+        # handed out are the definitions' own string objects), the fact properties its rules test
+        self._handles: dict[str, tuple[int, dict[str, str], tuple[str, ...] | None]] = {}
 
     def register(self, compiled: CompiledPolicy) -> Registration:
         """Create one ruleset per shard, named after the policy digest and a generation."""
@@ -156,7 +158,8 @@ class DurableRules:
                 raise EngineFailure(f"durable_rules refused the policy: {exc}") from exc
             for name, rules in definitions.items():
                 handle = self._host._ruleset_directory[name]._handle
-                self._handles[name] = (handle, frozenset(rules), None if self._whole_facts else properties_tested(rules))
+                tested = None if self._whole_facts else properties_tested(rules)
+                self._handles[name] = (handle, {rule: rule for rule in rules}, tested)
         return Registration(generation, names)
 
     def unregister(self, registration: Registration) -> None:
@@ -182,19 +185,28 @@ class DurableRules:
         # NOTE: `delete_ruleset` frees the ruleset's pools but not what its sessions
         # allocated (their Rete frame pools: ~165 KB per shard of the seed policy), so
         # every reload leaked ~2 MB. `delete_state` frees them. It is called once per
-        # ruleset, on a session holding no facts, right before the ruleset goes: not the
-        # per-decision `delete_state` that corrupts the heap (docs/durable_rules.md §2).
+        # ruleset, right before the ruleset goes, on a session first reset to the empty
+        # state (it then holds no case fact, as when this was measured): not the
+        # per-decision `delete_state` that corrupts the heap (docs/durable_rules.md §2, §8).
         """
         try:
-            _c.delete_state(handle, SID)
+            _c.get_state(handle, SID)
         except Exception:  # noqa: BLE001 - never used for a decision: no session to free
+            return
+        try:
+            _c.update_state(handle, EMPTY_STATE)
+            _c.delete_state(handle, SID)
+        except Exception:  # noqa: BLE001 - the ruleset goes anyway; at worst its frames leak
             pass
 
     def fire(self, ruleset: str, fact: dict[str, Any]) -> list[str]:
-        """Assert `fact`, return the names of every rule that fired (in firing order), retract it.
+        """Evaluate `fact`, return the names of every rule that fired (in firing order).
 
-        Raises EngineFailure when the ruleset is not registered or the engine reports an error;
-        the fact is retracted in every case, so the fixed session never accumulates facts.
+        The fact becomes the fixed session's state: `update_state` removes the previous
+        decision's fact and asserts this one in one call (docs/durable_rules.md §8), so the
+        session holds one fact at most. Raises EngineFailure when the ruleset is not
+        registered or the engine reports an error; the session is then reset to its empty
+        state, so a failed decision leaves nothing behind.
         """
         with self._lock:
             entry = self._handles.get(ruleset)
@@ -202,57 +214,58 @@ class DurableRules:
                 raise EngineFailure(f"ruleset `{ruleset}` is not registered")
             handle, rule_names, tested = entry
             fact_id = str(next(self._fact_ids))
+            message: dict[str, Any] = {"sid": SID, "id": fact_id, "decision_id": fact_id}
             if tested is not None:
-                fact = {key: fact[key] for key in tested if key in fact}
-            elif not _SESSION_KEYS.isdisjoint(fact):
-                fact = {key: value for key, value in fact.items() if key not in _SESSION_KEYS}
+                for key in tested:
+                    if key in fact:
+                        message[key] = fact[key]
+            else:
+                message.update((key, value) for key, value in fact.items() if key not in _SESSION_KEYS)
             try:
-                message = _encode(fact, fact_id)
+                text = _encode(message, fact)
             except (TypeError, ValueError) as exc:  # only JSON scalars may reach the engine
                 raise EngineFailure(f"fact is not plain JSON: {exc}") from exc
+            hits: list[str] = []
+            state = None
             try:
-                hits = self._collect(handle, message, rule_names)
+                state = _c.update_state(handle, text)
+                started = _c.start_action_for_state(handle, state)
+                action: str | None = started[1] if started is not None else None
+                while action is not None:
+                    # The action is `{"<rule name>": {...}}`; rule names are ids (no quotes), so
+                    # the name is read without decoding the echoed fact. Anything else is decoded.
+                    name = rule_names.get(action[2 : action.find('"', 2)])
+                    hits.append(name if name is not None else next(iter(json.loads(action))))
+                    action = _c.complete_and_start_action(handle, state)
             except Exception as exc:
-                self._retract(handle, fact_id)
+                if state is not None:
+                    _c.abandon_action(handle, state)  # release the session's action lease
+                self._reset(handle)
                 raise EngineFailure(f"durable_rules failed: {exc}") from exc
-            self._retract(handle, fact_id)
             return hits
 
     @staticmethod
-    def _collect(handle: int, message: str, rule_names: frozenset[str]) -> list[str]:
-        code, state = _c.assert_fact(handle, message)
-        if code == _NOT_HANDLED:
-            return []  # nothing matched: the engine kept nothing
-        if code != _OK:
-            raise EngineFailure(f"durable_rules answered code {code}")
-        hits: list[str] = []
-        started = _c.start_action_for_state(handle, state)
-        action: str | None = started[1] if started is not None else None
-        try:
-            while action is not None:
-                # The action is `{"<rule name>": {...}}`; rule names are ids (no quotes), so the
-                # name is read without decoding the echoed fact. Anything else is decoded properly.
-                name = action[2 : action.find('"', 2)]
-                if name not in rule_names:
-                    name = next(iter(json.loads(action)))
-                hits.append(name)
-                action = _c.complete_and_start_action(handle, state)
-        except Exception:
-            _c.abandon_action(handle, state)  # release the session's action lease
-            raise
-        return hits
+    def _reset(handle: int) -> None:
+        """Replace the session's fact by the empty state after a failed decision.
 
-    @staticmethod
-    def _retract(handle: int, fact_id: str) -> None:
+        # NOTE: an action abandoned mid-dispatch is not deleted with its fact: the engine
+        # hands it out again, and while it is handed out (a 30 s lease) the session would
+        # answer every later decision with no hits at all. So whatever the engine still
+        # hands out is completed here, which deletes it, and reported: the session is
+        # clean again before the lock is released.
+        """
+        stale = 0
         try:
-            code, state = _c.retract_fact(handle, f'{_RETRACT_PREFIX}{fact_id}"}}')
-            pending = code == _OK and _c.start_action_for_state(handle, state) is not None
+            state = _c.update_state(handle, EMPTY_STATE)
+            started = _c.start_action_for_state(handle, state)
+            action = started[1] if started is not None else None
+            while action is not None:
+                stale += 1
+                action = _c.complete_and_start_action(handle, state)
         except Exception as exc:
-            raise EngineFailure(f"durable_rules could not retract a fact: {exc}") from exc
-        if pending:
-            # Guarded rules never fire on a retraction; if one did, the session would hold an
-            # unfinished action and every later decision would be wrong: fail loudly instead.
-            raise EngineFailure("durable_rules started an action on retraction")
+            raise EngineFailure(f"durable_rules could not reset its session: {exc}") from exc
+        if stale:
+            raise EngineFailure(f"durable_rules still held {stale} action(s) of a failed decision; cleared")
 
 
 _adapter: DurableRules | None = None
