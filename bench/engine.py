@@ -6,6 +6,8 @@ figures, ratios computed per round against the baseline of the same round):
 - engine, cache miss: `Runtime.decide_uncached`, durable_rules evaluates every case;
 - engine, cache miss, whole facts: the same, on an adapter that sends every property of the
   fact (`DurableRules(whole_facts=True)`: the adapter before it sent only the tested ones);
+- engine, cache miss, adapter before §8: the same, through engine/rules/durable.py as it was at
+  `ADAPTER_BASELINE` (assert, collect, retract, check; docs/durable_rules.md §8), read from git;
 - engine, cache hit: `Runtime.decide` on cases already in the decision cache;
 - plain Python: the same `engine.lead.decide.decide`, with bench/plain.py matching instead of
   durable_rules (dict by matter + scan of compiled conditions);
@@ -25,6 +27,7 @@ import subprocess
 import sys
 import tarfile
 import time
+import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from io import BytesIO
@@ -42,6 +45,9 @@ from engine.runtime import Runtime
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "policy"
+# engine/rules/durable.py before the session protocol of docs/durable_rules.md §8
+ADAPTER_BASELINE = "93f8bd9"
+BEFORE_SESSION = f"engine, cache miss, adapter before §8 ({ADAPTER_BASELINE})"
 
 
 @dataclass
@@ -90,6 +96,21 @@ def sample_cases(runtime: Runtime, n: int, seed: int = 7) -> list[Case]:
     return chosen
 
 
+def baseline_adapter(revision: str = ADAPTER_BASELINE) -> Any | None:
+    """A `DurableRules` of engine/rules/durable.py at `revision` (read with git), or None
+    without git or the revision. It runs on this tree's compiled policies."""
+    try:
+        source = subprocess.run(
+            ["git", "-C", str(ROOT), "show", f"{revision}:engine/rules/durable.py"], capture_output=True, check=True, text=True
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    module = types.ModuleType(f"bench_durable_{revision}")
+    sys.modules[module.__name__] = module  # its dataclasses look their module up
+    exec(compile(source, f"{revision}:engine/rules/durable.py", "exec"), module.__dict__)  # noqa: S102 - our own file, from git
+    return module.DurableRules()
+
+
 def engine_figures(scale: int, rounds: int, n: int) -> dict[str, Any]:
     files = synthetic_files(SEED, scale)
     runtime = Runtime.from_files(files, source=f"seed×{scale}", cache_size=2 * n)
@@ -104,12 +125,22 @@ def engine_figures(scale: int, rounds: int, n: int) -> dict[str, Any]:
     def whole_fire(shard: str, fact: dict[str, Any]) -> list[str]:
         return whole.fire(whole_names[shard], fact)
 
+    before = baseline_adapter()
+    before_names = before.register(compiled).names if before is not None else {}
+
+    def before_fire(shard: str, fact: dict[str, Any]) -> list[str]:
+        hits: list[str] = before.fire(before_names[shard], fact)
+        return hits
+
     cases = sample_cases(runtime, n)
     facts = [(compiled.shard_of_matter[c.matter], build_fact(policy, c)) for c in cases if c.matter]
 
     # The baseline must answer exactly like the engine, or the comparison means nothing.
     mismatches = sum(
         sorted(plain(shard, fact)) != sorted(adapter.fire(names[shard], fact)) for shard, fact in facts
+    )
+    before_mismatches = sum(
+        sorted(before_fire(shard, fact)) != sorted(adapter.fire(names[shard], fact)) for shard, fact in facts if before is not None
     )
     different = sum(
         decide(c, compiled, plain).to_dict() != runtime.decide_uncached(c).to_dict() for c in cases
@@ -120,6 +151,7 @@ def engine_figures(scale: int, rounds: int, n: int) -> dict[str, Any]:
     variants: dict[str, Callable[[int], Any]] = {
         "engine, cache miss (durable_rules)": lambda i: runtime.decide_uncached(cases[i % k]),
         "engine, cache miss, whole facts (before)": lambda i: decide(cases[i % k], compiled, whole_fire),
+        **({BEFORE_SESSION: lambda i: decide(cases[i % k], compiled, before_fire)} if before is not None else {}),
         "engine, cache hit": lambda i: runtime.decide(cases[i % k]),
         "plain Python (same decide, dict by matter + scan)": lambda i: decide(cases[i % k], compiled, plain),
         "matching only: durable_rules fire": lambda i: adapter.fire(names[facts[i % len(facts)][0]], facts[i % len(facts)][1]),
@@ -128,6 +160,7 @@ def engine_figures(scale: int, rounds: int, n: int) -> dict[str, Any]:
     series = {name: Series() for name in variants}
     ratios: dict[str, list[float]] = {
         "miss_p50": [], "miss_p99": [], "miss_rate": [], "hit_p50": [], "fire_p50": [], "fire_rate": [], "whole_p50": [], "whole_rate": [],
+        "before_p50": [], "before_rate": [],
     }  # fmt: skip
     for _ in range(rounds):
         for name, fn in variants.items():
@@ -143,6 +176,9 @@ def engine_figures(scale: int, rounds: int, n: int) -> dict[str, Any]:
         whole_miss = series["engine, cache miss, whole facts (before)"]
         ratios["whole_p50"].append(whole_miss.p50[-1] / base.p50[-1])
         ratios["whole_rate"].append(whole_miss.rate[-1] / base.rate[-1])
+        if before is not None:
+            ratios["before_p50"].append(series[BEFORE_SESSION].p50[-1] / base.p50[-1])
+            ratios["before_rate"].append(series[BEFORE_SESSION].rate[-1] / base.rate[-1])
         ratios["fire_p50"].append(fire.p50[-1] / pfire.p50[-1])
         ratios["fire_rate"].append(fire.rate[-1] / pfire.rate[-1])
     return {
@@ -152,9 +188,10 @@ def engine_figures(scale: int, rounds: int, n: int) -> dict[str, Any]:
         "shards": len(compiled.shards),
         "cases": len(cases),
         "mismatches": mismatches,
+        "before_mismatches": before_mismatches,
         "different_decisions": different,
         "variants": {name: s.median() for name, s in series.items()},
-        "ratios": {name: statistics.median(v) for name, v in ratios.items()},
+        "ratios": {name: statistics.median(v) for name, v in ratios.items() if v},
         "cache": runtime.active.cache.stats(),
         "profile": profile_miss(runtime, cases),
     }

@@ -171,12 +171,7 @@ class Runtime:
         return self._evaluate(self._active, case)
 
     def _evaluate(self, active: Active, case: Case) -> Decision:
-        names = active.registration.names
-
-        def fire(shard: str, fact: dict[str, Any]) -> list[str]:
-            return self._adapter.fire(names[shard], fact)
-
-        return decide(case, active.compiled, fire)
+        return decide(case, active.compiled, active.registration.fire)
 
     def review(self, proposal: Proposal) -> Review:
         """Review a grid task proposal against the active policy's admission criteria."""

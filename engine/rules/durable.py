@@ -24,14 +24,14 @@ import itertools
 import json
 import math
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 from durable import engine as durable_engine
 
 from engine.errors import EngineFailure
-from engine.rules.compile import CompiledPolicy
+from engine.rules.compile import CompiledPolicy, Fire
 
 SID = "tk"
 # The state message the engine itself creates for a new session: it carries no
@@ -117,10 +117,12 @@ class _QuietHost(durable_engine.Host):  # type: ignore[misc]
 
 @dataclass(frozen=True)
 class Registration:
-    """The ruleset names under which one compiled policy version lives in the Host."""
+    """The ruleset names under which one compiled policy version lives in the Host, and
+    `fire(shard, fact)` over them (what `engine.lead.decide.decide` takes)."""
 
     generation: int
     names: dict[str, str]  # shard → registered ruleset name
+    fire: Fire = field(compare=False, repr=False)
 
 
 class DurableRules:
@@ -160,7 +162,11 @@ class DurableRules:
                 handle = self._host._ruleset_directory[name]._handle
                 tested = None if self._whole_facts else properties_tested(rules)
                 self._handles[name] = (handle, {rule: rule for rule in rules}, tested)
-        return Registration(generation, names)
+        def fire_shard(shard: str, fact: dict[str, Any]) -> list[str]:
+            # made once per registration, not per decision (a closure per call cost ~0.5 µs)
+            return self.fire(names[shard], fact)
+
+        return Registration(generation, names, fire_shard)
 
     def unregister(self, registration: Registration) -> None:
         """Drop a version's rulesets. Its fixed sid holds no facts, so nothing is lost."""
