@@ -6,8 +6,10 @@ figures, ratios computed per round against the baseline of the same round):
 - engine, cache miss: `Runtime.decide_uncached`, durable_rules evaluates every case;
 - engine, cache miss, whole facts: the same, on an adapter that sends every property of the
   fact (`DurableRules(whole_facts=True)`: the adapter before it sent only the tested ones);
-- engine, cache miss, adapter before §8: the same, through engine/rules/durable.py as it was at
-  `ADAPTER_BASELINE` (assert, collect, retract, check; docs/durable_rules.md §8), read from git;
+- engine, cache miss, as of `BASELINE`: the same `decide`, on the policy compiled and decided
+  the way engine/rules/compile.py and engine/rules/durable.py did at that revision (read from
+  git): 200 matters per shard; assert, collect, retract, check (docs/durable_rules.md §8); a
+  closure per decision, as `Runtime` made then;
 - engine, cache hit: `Runtime.decide` on cases already in the decision cache;
 - plain Python: the same `engine.lead.decide.decide`, with bench/plain.py matching instead of
   durable_rules (dict by matter + scan of compiled conditions);
@@ -45,9 +47,10 @@ from engine.runtime import Runtime
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "policy"
-# engine/rules/durable.py before the session protocol of docs/durable_rules.md §8
-ADAPTER_BASELINE = "93f8bd9"
-BEFORE_SESSION = f"engine, cache miss, adapter before §8 ({ADAPTER_BASELINE})"
+# the engine's compile and adapter before the session protocol (docs/durable_rules.md §8) and
+# the smaller shards
+BASELINE = "93f8bd9"
+BEFORE = f"engine, cache miss, as of {BASELINE}"
 
 
 @dataclass
@@ -96,19 +99,17 @@ def sample_cases(runtime: Runtime, n: int, seed: int = 7) -> list[Case]:
     return chosen
 
 
-def baseline_adapter(revision: str = ADAPTER_BASELINE) -> Any | None:
-    """A `DurableRules` of engine/rules/durable.py at `revision` (read with git), or None
-    without git or the revision. It runs on this tree's compiled policies."""
+def baseline_module(path: str, revision: str = BASELINE) -> types.ModuleType | None:
+    """The module at `path` as it was at `revision` (read with git; it imports this tree's
+    other modules), or None without git or the revision."""
     try:
-        source = subprocess.run(
-            ["git", "-C", str(ROOT), "show", f"{revision}:engine/rules/durable.py"], capture_output=True, check=True, text=True
-        ).stdout
+        source = subprocess.run(["git", "-C", str(ROOT), "show", f"{revision}:{path}"], capture_output=True, check=True, text=True).stdout
     except (OSError, subprocess.CalledProcessError):
         return None
-    module = types.ModuleType(f"bench_durable_{revision}")
+    module = types.ModuleType(f"bench_{revision}_{Path(path).stem}")
     sys.modules[module.__name__] = module  # its dataclasses look their module up
-    exec(compile(source, f"{revision}:engine/rules/durable.py", "exec"), module.__dict__)  # noqa: S102 - our own file, from git
-    return module.DurableRules()
+    exec(compile(source, f"{revision}:{path}", "exec"), module.__dict__)  # noqa: S102 - our own file, from git
+    return module
 
 
 def engine_figures(scale: int, rounds: int, n: int) -> dict[str, Any]:
@@ -125,12 +126,17 @@ def engine_figures(scale: int, rounds: int, n: int) -> dict[str, Any]:
     def whole_fire(shard: str, fact: dict[str, Any]) -> list[str]:
         return whole.fire(whole_names[shard], fact)
 
-    before = baseline_adapter()
-    before_names = before.register(compiled).names if before is not None else {}
+    old_compile, old_durable = baseline_module("engine/rules/compile.py"), baseline_module("engine/rules/durable.py")
+    before = old_durable.DurableRules() if old_compile is not None and old_durable is not None else None
+    before_compiled = old_compile.compile_policy(policy) if before is not None else compiled
+    before_names = before.register(before_compiled).names if before is not None else {}
 
-    def before_fire(shard: str, fact: dict[str, Any]) -> list[str]:
-        hits: list[str] = before.fire(before_names[shard], fact)
-        return hits
+    def before_decide(case: Case) -> Any:
+        def fire(shard: str, fact: dict[str, Any]) -> list[str]:  # made per decision, as Runtime did
+            hits: list[str] = before.fire(before_names[shard], fact)
+            return hits
+
+        return decide(case, before_compiled, fire)
 
     cases = sample_cases(runtime, n)
     facts = [(compiled.shard_of_matter[c.matter], build_fact(policy, c)) for c in cases if c.matter]
@@ -140,7 +146,7 @@ def engine_figures(scale: int, rounds: int, n: int) -> dict[str, Any]:
         sorted(plain(shard, fact)) != sorted(adapter.fire(names[shard], fact)) for shard, fact in facts
     )
     before_mismatches = sum(
-        sorted(before_fire(shard, fact)) != sorted(adapter.fire(names[shard], fact)) for shard, fact in facts if before is not None
+        before_decide(c).to_dict() != runtime.decide_uncached(c).to_dict() for c in cases if before is not None
     )
     different = sum(
         decide(c, compiled, plain).to_dict() != runtime.decide_uncached(c).to_dict() for c in cases
@@ -151,7 +157,7 @@ def engine_figures(scale: int, rounds: int, n: int) -> dict[str, Any]:
     variants: dict[str, Callable[[int], Any]] = {
         "engine, cache miss (durable_rules)": lambda i: runtime.decide_uncached(cases[i % k]),
         "engine, cache miss, whole facts (before)": lambda i: decide(cases[i % k], compiled, whole_fire),
-        **({BEFORE_SESSION: lambda i: decide(cases[i % k], compiled, before_fire)} if before is not None else {}),
+        **({BEFORE: lambda i: before_decide(cases[i % k])} if before is not None else {}),
         "engine, cache hit": lambda i: runtime.decide(cases[i % k]),
         "plain Python (same decide, dict by matter + scan)": lambda i: decide(cases[i % k], compiled, plain),
         "matching only: durable_rules fire": lambda i: adapter.fire(names[facts[i % len(facts)][0]], facts[i % len(facts)][1]),
@@ -177,8 +183,8 @@ def engine_figures(scale: int, rounds: int, n: int) -> dict[str, Any]:
         ratios["whole_p50"].append(whole_miss.p50[-1] / base.p50[-1])
         ratios["whole_rate"].append(whole_miss.rate[-1] / base.rate[-1])
         if before is not None:
-            ratios["before_p50"].append(series[BEFORE_SESSION].p50[-1] / base.p50[-1])
-            ratios["before_rate"].append(series[BEFORE_SESSION].rate[-1] / base.rate[-1])
+            ratios["before_p50"].append(series[BEFORE].p50[-1] / base.p50[-1])
+            ratios["before_rate"].append(series[BEFORE].rate[-1] / base.rate[-1])
         ratios["fire_p50"].append(fire.p50[-1] / pfire.p50[-1])
         ratios["fire_rate"].append(fire.rate[-1] / pfire.rate[-1])
     return {
