@@ -13,6 +13,10 @@ figures, ratios computed per round against the baseline of the same round):
 - engine, cache hit: `Runtime.decide` on cases already in the decision cache;
 - plain Python: the same `engine.lead.decide.decide`, with bench/plain.py matching instead of
   durable_rules (dict by matter + scan of compiled conditions);
+- floor, durable_rules' C calls alone: the same `decide`, its hits known in advance, and for
+  each case only the C calls the adapter makes (`update_state`, one action per fired rule) on
+  the very message text it sent for that case: what this design costs without any Python
+  around the engine (not a way to decide: the limit the miss path can approach);
 - matching only: `DurableRules.fire` vs `PlainFire` on prebuilt facts.
 """
 
@@ -39,9 +43,10 @@ from typing import Any
 from bench.plain import PlainFire
 from bench.synthetic import synthetic_files
 from engine.analysis import space
-from engine.lead.decide import decide
+from engine.lead.decide import Prepared, decide
 from engine.lead.decision import Case
 from engine.lead.facts import build_fact
+from engine.rules import durable
 from engine.rules.durable import DurableRules, shared_adapter
 from engine.runtime import Runtime
 
@@ -51,6 +56,7 @@ SEED = ROOT / "policy"
 # the smaller shards
 BASELINE = "93f8bd9"
 BEFORE = f"engine, cache miss, as of {BASELINE}"
+FLOOR = "floor: same decide, hits known, only durable_rules' C calls"
 
 
 @dataclass
@@ -112,6 +118,50 @@ def baseline_module(path: str, revision: str = BASELINE) -> types.ModuleType | N
     return module
 
 
+class _Recorder:
+    """durable_rules' C module, recording every message text `update_state` is sent."""
+
+    def __init__(self, real: Any) -> None:
+        self.real, self.sent = real, []  # type: list[tuple[int, str]]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+    def update_state(self, handle: int, text: str) -> Any:
+        self.sent.append((handle, text))
+        return self.real.update_state(handle, text)
+
+
+def floor_fires(runtime: Runtime, cases: list[Case]) -> list[Callable[[str, dict[str, Any]], list[str]]]:
+    """Per case, a `fire` that makes only the C calls the adapter made for it (bench variant "floor")."""
+    c = durable._c
+    prepared = Prepared.of(runtime.active.compiled)
+    fire = runtime.active.registration.fire
+    recorder = _Recorder(c)
+    fires = []
+    durable._c = recorder
+    try:
+        for case in cases:
+            sent = len(recorder.sent)
+            hits = fire(runtime.active.compiled.shard_of_matter[case.matter], prepared.fact(case)) if case.matter else []
+            fires.append((recorder.sent[sent:], hits))
+    finally:
+        durable._c = c
+
+    def replay(messages: list[tuple[int, str]], hits: list[str]) -> Callable[[str, dict[str, Any]], list[str]]:
+        def fire(_shard: str, _fact: dict[str, Any]) -> list[str]:
+            for handle, text in messages:
+                state = c.update_state(handle, text)
+                if c.start_action_for_state(handle, state) is not None:
+                    while c.complete_and_start_action(handle, state) is not None:
+                        pass
+            return hits
+
+        return fire
+
+    return [replay(messages, hits) for messages, hits in fires]
+
+
 def engine_figures(scale: int, rounds: int, n: int) -> dict[str, Any]:
     files = synthetic_files(SEED, scale)
     runtime = Runtime.from_files(files, source=f"seed×{scale}", cache_size=2 * n)
@@ -154,19 +204,21 @@ def engine_figures(scale: int, rounds: int, n: int) -> dict[str, Any]:
     for c in cases:
         runtime.decide(c)  # warm the cache for the hit path
     k = len(cases)
+    floors = floor_fires(runtime, cases)
     variants: dict[str, Callable[[int], Any]] = {
         "engine, cache miss (durable_rules)": lambda i: runtime.decide_uncached(cases[i % k]),
         "engine, cache miss, whole facts (before)": lambda i: decide(cases[i % k], compiled, whole_fire),
         **({BEFORE: lambda i: before_decide(cases[i % k])} if before is not None else {}),
         "engine, cache hit": lambda i: runtime.decide(cases[i % k]),
         "plain Python (same decide, dict by matter + scan)": lambda i: decide(cases[i % k], compiled, plain),
+        FLOOR: lambda i: decide(cases[i % k], compiled, floors[i % k]),
         "matching only: durable_rules fire": lambda i: adapter.fire(names[facts[i % len(facts)][0]], facts[i % len(facts)][1]),
         "matching only: plain Python": lambda i: plain(*facts[i % len(facts)]),
     }
     series = {name: Series() for name in variants}
     ratios: dict[str, list[float]] = {
         "miss_p50": [], "miss_p99": [], "miss_rate": [], "hit_p50": [], "fire_p50": [], "fire_rate": [], "whole_p50": [], "whole_rate": [],
-        "before_p50": [], "before_rate": [],
+        "before_p50": [], "before_rate": [], "floor_p50": [],
     }  # fmt: skip
     for _ in range(rounds):
         for name, fn in variants.items():
@@ -185,6 +237,7 @@ def engine_figures(scale: int, rounds: int, n: int) -> dict[str, Any]:
         if before is not None:
             ratios["before_p50"].append(series[BEFORE].p50[-1] / base.p50[-1])
             ratios["before_rate"].append(series[BEFORE].rate[-1] / base.rate[-1])
+        ratios["floor_p50"].append(series[FLOOR].p50[-1] / base.p50[-1])
         ratios["fire_p50"].append(fire.p50[-1] / pfire.p50[-1])
         ratios["fire_rate"].append(fire.rate[-1] / pfire.rate[-1])
     return {
