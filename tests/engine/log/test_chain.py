@@ -93,10 +93,12 @@ def test_an_altered_record_stops_the_walk_at_the_last_sound_one(decision_log: De
     with decision_log.db.begin() as conn:
         conn.execute(text("UPDATE decisions SET kind = 'admission' WHERE seq = 3"))
     _alter_policy_files(decision_log, policy)  # reported only once the chain itself holds
-    assert decision_log.verify() == Verification(
+    result = decision_log.verify()
+    assert result == Verification(
         records=2, head=second.hash, policies=1,
         broken=Broken(3, ids[2], "its content does not match its hash (the record was altered)"),
     )
+    assert result.chains == {"qujiang": 2}  # the sound part of each chain (`audit verify --json` prints it)
 
 
 def test_a_removed_record_is_named_by_its_number(decision_log: DecisionLog, seed_runtime: Runtime) -> None:
