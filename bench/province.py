@@ -34,6 +34,7 @@ from typing import Any
 
 import yaml
 
+from bench.run import markers
 from engine.jurisdictions import Jurisdictions
 from engine.lead.decision import Case
 from engine.policy.load import read_layer_dir
@@ -290,7 +291,7 @@ def main() -> None:
         update_results(args.results, render(out))
 
 
-START, END = "<!-- province:start -->", "<!-- province:end -->"
+START, END = markers("province")  # the markers bench/run.py keeps when it rewrites results.md
 
 
 def render(r: dict[str, Any]) -> str:

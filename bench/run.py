@@ -410,6 +410,7 @@ def main() -> None:
         lines += asgi_section(asgi)
     lines += kept("cases", "## Case lifecycle\n\nNot run yet: `make bench` runs bench/cases.py after this.")
     lines += kept("soak", "## Soak\n\nNot run yet: `make soak`.")
+    lines += kept("province", "## A province in one process\n\nNot run yet: `make bench` runs bench/province.py after this.")
     RESULTS.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print(f"wrote {RESULTS}", file=sys.stderr)
 
