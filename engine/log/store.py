@@ -27,7 +27,6 @@ Contract:
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import enum
 import hashlib
 import json
@@ -40,7 +39,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import orjson
 from sqlalchemy import (
@@ -159,9 +158,12 @@ def _as_text(value: Json | bytes) -> str:
     return canonical(value)
 
 
-@dataclass(frozen=True)
-class Record:
-    """One committed entry of the decision log."""
+class Record(NamedTuple):
+    """One committed entry of the decision log.
+
+    Its fields are the `decisions` table's columns: a record is the row the writer inserts
+    (a tuple, cheap to make in the writer's hot loop).
+    """
 
     seq: int
     id: str
@@ -244,8 +246,7 @@ class _Reference(enum.Enum):
 FROM_REQUEST = _Reference.FROM_REQUEST
 
 
-@dataclass(frozen=True, slots=True)
-class _Turn:
+class _Turn(NamedTuple):
     """A record queued by a coroutine, waiting for the end of its event-loop turn."""
 
     id: str
@@ -257,8 +258,9 @@ class _Turn:
     future: asyncio.Future[Record]
 
 
-@dataclass(frozen=True, slots=True)
-class _Pending:
+class _Pending(NamedTuple):
+    """A record queued for the writer (a tuple: one is made per decision on the hot path)."""
+
     id: str
     time: str
     kind: str
@@ -378,17 +380,30 @@ def describe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+# Rows per INSERT statement: one statement (one step of the database, one release of the
+# GIL) inserts many records; 64 × 13 parameters stay under SQLite's oldest limit of 999.
+ROWS_PER_INSERT = 64
+
+
 @dataclass(frozen=True)
 class _Statements:
-    """The writer's SQL for one dialect: insert (with its parameter order when positional),
-    the head query, and how a write transaction begins and takes the cross-process lock."""
+    """The writer's SQL for one dialect: the head query, how a write transaction begins and
+    takes the cross-process lock, and multi-row inserts in the driver's parameter style."""
 
-    insert: str
-    order: tuple[str, ...] | None
+    mark: str  # the driver's positional parameter mark
     head: str
     begin: str | None
     lock: str | None
     chain_head: str  # the last hash of one policy id's chain; one positional parameter
+    inserts: dict[int, str] = field(default_factory=dict)  # rows → INSERT of that many rows
+
+    def insert(self, rows: int) -> str:
+        """INSERT INTO decisions of `rows` records, their fields in Record's order."""
+        sql = self.inserts.get(rows)
+        if sql is None:
+            row = "(" + ", ".join([self.mark] * len(Record._fields)) + ")"
+            sql = self.inserts[rows] = f"INSERT INTO decisions ({', '.join(Record._fields)}) VALUES {', '.join([row] * rows)}"
+        return sql
 
 
 def _settle(batch: list[_Pending], records: list[Record] | None, exc: Exception | None) -> None:
@@ -648,16 +663,14 @@ class DecisionLog:
         """
         if self._compiled is None:
             dialect = conn.dialect
-            insert = decisions.insert().compile(dialect=dialect)
             head = HEAD.compile(dialect=dialect, compile_kwargs={"literal_binds": True})
             if dialect.name == "sqlite":
                 begin, lock = "BEGIN IMMEDIATE", None
             else:
                 begin, lock = None, f"SELECT pg_advisory_xact_lock({PG_LOCK_KEY})"
-            order = tuple(insert.positiontup) if insert.positiontup else None
             mark = "?" if dialect.paramstyle == "qmark" else "%s"  # sqlite3 / psycopg
             chain_head = f"SELECT hash FROM decisions WHERE policy_id = {mark} ORDER BY seq DESC LIMIT 1"
-            self._compiled = _Statements(str(insert), order, str(head), begin, lock, chain_head)
+            self._compiled = _Statements(mark, str(head), begin, lock, chain_head)
         return self._compiled
 
     def _write_batch(self, conn: Connection, batch: list[_Pending]) -> bool:
@@ -714,12 +727,11 @@ class DecisionLog:
                         "prev_hash": prev,
                     }
                     digest = heads[policy.id] = chain_hash(fields)
-                    records.append(Record(**fields, hash=digest))  # type: ignore[arg-type]
-                if sql.order is not None:
-                    params: list[Any] = [tuple(getattr(r, k) for k in sql.order) for r in records]
-                else:
-                    params = [dataclasses.asdict(r) for r in records]
-                cursor.executemany(sql.insert, params)
+                    records.append(Record(seq, item.id, item.time, item.kind, item.reference, item.request, item.response,
+                                          policy.id, policy.version, policy.digest, item.engine_version, prev, digest))
+                for start in range(0, len(records), ROWS_PER_INSERT):
+                    rows = records[start : start + ROWS_PER_INSERT]
+                    cursor.execute(sql.insert(len(rows)), [value for row in rows for value in row])
                 dbapi.commit()
             except BaseException:
                 try:

@@ -46,7 +46,7 @@ def test_every_field_but_the_hash_is_covered(decision_log: DecisionLog, seed_run
     assert record.hashed_fields() == {k: getattr(record, k) for k in HASHED}
     assert record.computed_hash() == record.hash == chain_hash(record.hashed_fields())
     for name in HASHED:
-        changed = Record(**{**record.__dict__, name: 7 if name == "seq" else "changed"})
+        changed = Record(**{**record._asdict(), name: 7 if name == "seq" else "changed"})
         assert changed.computed_hash() != record.hash, f"{name} is not covered by the hash"
 
 
