@@ -15,11 +15,16 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from api.http import app as app_module
 from api.http.app import create_app
+from api.http.body_limits import utf8_without_bom
 from api.http.fastpath import LeadFastPath
 from api.http.logged import REPLAY_KINDS
+from api.http.schemas.lead import LeadRequestV1
 from api.settings import Settings
 from api.tokens import AuthConfig
 from engine import LogError, Replayer, Runtime
@@ -56,6 +61,12 @@ REQUESTS: list[tuple[bytes, dict[str, str], str]] = [
     (json.dumps(CASE).encode(), {}, ""),
     (json.dumps(CASE).encode(), JSON, "x=1"),
     (json.dumps(CASE).encode(), {**JSON, "content-length": "abc"}, ""),
+    # bodies a one-pass JSON parser could read otherwise than json.loads
+    (b'{"matter":"WAT-01","township":"zhangtan","township":"gaojia","attributes":{"site_type":"river"},"as_of":"2026-11-01"}', JSON, ""),
+    (b'{"matter":"WAT-01","township":"gaojia","attributes":{"site_type":"river","severity":123456789012345678901234567890}}', JSON, ""),
+    (b'{"matter":"WAT-01","township":"gaojia","attributes":{"site_type":"river","severity":1e400}}', JSON, ""),
+    (b'{"matter":"WAT-01","township":"gaojia","attributes":{"site_type":"river"},"reference":"\\ud800"}', JSON, ""),
+    (b'{"matter":"WAT-01","township":"gaojia","attributes":{"site_type":"river"},"as_of":"2026-11-01T00:00:00"}', JSON, ""),
 ]
 
 
@@ -219,3 +230,65 @@ def test_a_failed_group_commit_answers_503_to_every_request_in_it(tmp_path: Path
     assert [r.status_code for r in again] == [200] * 3
     assert decision_log.count() == 7 and decision_log.verify().ok
     decision_log.close()
+
+
+class RawJson(str):
+    """A number written into the JSON text as it is."""
+
+
+# Where a one-pass JSON parser and json.loads could part ways: numbers past 64 bits, past a
+# double's range, NaN, lone surrogates, duplicate keys, dates with more than a date in them.
+SCALARS = st.one_of(
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from(["1e400", "-1e400", "-0.0", "1.0", "1E2", "0.1e-400", "12345678901234567890", "123456789012345678901234567890"]).map(RawJson),
+    st.booleans(),
+    st.none(),
+    st.text(max_size=12),
+    st.sampled_from(["river", "farmland", "\ud800", "\udfff x", "高家镇", "2026-11-01", "2026-11-01T00:00:00", "2026-1-01",
+                     "2026-11-01 ", "2026-02-30", "20261101", "2026/11/01"]),
+)
+VALUES = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3), max_leaves=6)
+TEXTS = st.text(max_size=12) | st.sampled_from(["gaojia", "WAT-01", "qujiang", "\ud800", "\udfff x", "高家镇"])
+DATES = st.sampled_from(["2026-11-01", "2026-11-01T00:00:00", "2026-1-01", "2026-11-01 ", "2026-02-30", "20261101", "2026/11/01", "2026-11-0a"])
+# Mostly values of the field's own kind (so many bodies are valid), sometimes anything.
+FIELDS = {
+    "jurisdiction": TEXTS, "matter": TEXTS, "township": TEXTS, "text": TEXTS, "place": TEXTS, "reference": TEXTS,
+    "as_of": DATES, "attributes": st.dictionaries(st.sampled_from(["site_type", "severity", "x", "高"]), SCALARS, max_size=3),
+}
+
+
+def _text(value: Any, ascii_only: bool) -> str:
+    if isinstance(value, RawJson):
+        return str(value)
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{json.dumps(k, ensure_ascii=ascii_only)}:{_text(v, ascii_only)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(_text(v, ascii_only) for v in value) + "]"
+    return json.dumps(value, ensure_ascii=ascii_only)
+
+
+@st.composite
+def lead_bodies(draw: st.DrawFn) -> bytes:
+    names = draw(st.lists(st.sampled_from([*FIELDS, "severity"]), max_size=6))  # names may repeat
+    pairs = [(name, draw(VALUES if name not in FIELDS or draw(st.integers(0, 9)) == 0 else FIELDS[name])) for name in names]
+    ascii_only = draw(st.booleans())
+    space = draw(st.sampled_from(["", " ", "\n", "\t "]))
+    members = ",".join(f"{json.dumps(key)}:{_text(value, ascii_only)}" for key, value in pairs)
+    return f"{space}{{{members}}}{space}".encode("utf-8", "surrogatepass")
+
+
+@settings(max_examples=1500, deadline=None)
+@given(lead_bodies())
+def test_one_pass_validation_accepts_only_what_the_route_accepts_with_the_same_values(body: bytes) -> None:
+    """The fast path reads a body with `model_validate_json`; the route with json.loads and
+    python-mode validation. Whatever the first accepts, the second must accept with the same
+    values and types (1, 1.0 and True are not the same attribute)."""
+    if not utf8_without_bom(body):
+        return  # the fast path hands such a body to the app before reading it
+    try:
+        fast = LeadRequestV1.model_validate_json(body)
+    except ValidationError:
+        return  # handed to the app, whose answer is the error or the decision
+    route = LeadRequestV1.model_validate(json.loads(body))
+    assert repr(fast.model_dump()) == repr(route.model_dump()), body
