@@ -228,14 +228,27 @@ def _parse(raw: str) -> Json:
         return raw
 
 
+# hashlib lets go of the GIL for an update of 2,048 bytes or more (CPython's
+# HASHLIB_GIL_MINSIZE); a record's JSON is fed in smaller pieces so the hash never does.
+_HASH_PIECE = 2047
+
+
 def chain_hash(fields: Mapping[str, Json]) -> str:
     """sha256 of the record's canonical JSON.
 
     # NOTE: orjson with sorted keys writes exactly the bytes of `canonical(...).encode()` for
     # the record's fields (str, int, None): the same escapes, no whitespace, UTF-8 as is
     # (tests/test_store.py proves it on arbitrary text); it is ~20x faster than `json`.
+    # The writer hashes a batch's records while the event loop waits for the GIL: an update
+    # that released the GIL would send the writer to the back of the queue for it once per
+    # record (measured: bench/results.md, "what each change bought"), so it is fed in
+    # pieces below hashlib's release threshold. The digest is the same.
     """
-    return hashlib.sha256(orjson.dumps(dict(fields), option=orjson.OPT_SORT_KEYS)).hexdigest()
+    data = memoryview(orjson.dumps(fields if type(fields) is dict else dict(fields), option=orjson.OPT_SORT_KEYS))
+    digest = hashlib.sha256()
+    for start in range(0, len(data), _HASH_PIECE):
+        digest.update(data[start : start + _HASH_PIECE])
+    return digest.hexdigest()
 
 
 class _Reference(enum.Enum):
@@ -387,11 +400,11 @@ ROWS_PER_INSERT = 64
 
 @dataclass(frozen=True)
 class _Statements:
-    """The writer's SQL for one dialect: the head query, how a write transaction begins and
+    """The writer's SQL for one dialect: the head queries, how a write transaction begins and
     takes the cross-process lock, and multi-row inserts in the driver's parameter style."""
 
     mark: str  # the driver's positional parameter mark
-    head: str
+    heads: str  # the log's last seq and one policy id's chain head; one positional parameter
     begin: str | None
     lock: str | None
     chain_head: str  # the last hash of one policy id's chain; one positional parameter
@@ -663,14 +676,14 @@ class DecisionLog:
         """
         if self._compiled is None:
             dialect = conn.dialect
-            head = HEAD.compile(dialect=dialect, compile_kwargs={"literal_binds": True})
             if dialect.name == "sqlite":
                 begin, lock = "BEGIN IMMEDIATE", None
             else:
                 begin, lock = None, f"SELECT pg_advisory_xact_lock({PG_LOCK_KEY})"
             mark = "?" if dialect.paramstyle == "qmark" else "%s"  # sqlite3 / psycopg
             chain_head = f"SELECT hash FROM decisions WHERE policy_id = {mark} ORDER BY seq DESC LIMIT 1"
-            self._compiled = _Statements(mark, str(head), begin, lock, chain_head)
+            heads = f"SELECT (SELECT seq FROM decisions ORDER BY seq DESC LIMIT 1), ({chain_head})"
+            self._compiled = _Statements(mark, heads, begin, lock, chain_head)
         return self._compiled
 
     def _write_batch(self, conn: Connection, batch: list[_Pending]) -> bool:
@@ -699,10 +712,11 @@ class DecisionLog:
                     cursor.execute(sql.begin)
                 if sql.lock is not None:
                     cursor.execute(sql.lock)
-                cursor.execute(sql.head)
-                head = cursor.fetchone()
-                seq = int(head[0]) if head is not None else 0
-                heads: dict[str, str] = {}  # policy id → the last hash of its chain
+                # the log's last seq and the first record's chain head, in one query
+                cursor.execute(sql.heads, (batch[0].policy.id,))
+                last_seq, first_head = cursor.fetchone()
+                seq = 0 if last_seq is None else int(last_seq)
+                heads = {batch[0].policy.id: GENESIS if first_head is None else str(first_head)}  # policy id → its chain's last hash
                 records: list[Record] = []
                 for item in batch:
                     seq += 1
