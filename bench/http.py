@@ -58,8 +58,17 @@ class Target:
 # The revision before the fast path moved in front of FastAPI's own __call__ (its per-request
 # telemetry check).
 BEFORE_CALL = "93f8bd94d5685299a449aff75d9424eca660f3fd"
+# The revisions before each of the log writer's and the request reading's later changes: the
+# fast path in front (0b5ac66), multi-row inserts and tuple records (ed07bdb), one-pass request
+# validation (a42bc60); the last row, the chain hash that keeps the GIL, is the current tree.
+BEFORE_ROWS = "0b5ac662cedd4a9f6da00af610cb744bd1265b04"
+BEFORE_ONE_PASS = "ed07bdbf758bdfae3dc1f178f321f512556f3489"
+BEFORE_HASH = "a42bc603104da3f2951e8dc5545c1de888dfc3af"
 TURNS = "+ one log hand-off per event-loop turn: tiaokuai serve --no-supervise"
 IN_FRONT = "+ fast path in front of FastAPI's own call: tiaokuai serve --no-supervise"
+ROWS = "+ multi-row INSERT, records as tuples: tiaokuai serve --no-supervise"
+ONE_PASS = "+ one-pass request validation (model_validate_json): tiaokuai serve --no-supervise"
+CURRENT = "+ chain hash keeps the GIL, one head query: tiaokuai serve --no-supervise"
 UVICORN = ("uvicorn", "--host", "127.0.0.1", "--port", "{port}", "--log-level", "info")
 SERVE = ("api.cli", "serve", "--host", "127.0.0.1", "--port", "{port}")
 TARGETS = (
@@ -69,14 +78,17 @@ TARGETS = (
     Target("+ lead fast path", (*UVICORN, "bench.variants:without_gc_freeze"), revision=BEFORE_TURNS),
     Target("+ gc.freeze(): tiaokuai serve --no-supervise", (*SERVE, "--no-supervise"), revision=BEFORE_TURNS),
     Target(TURNS, (*SERVE, "--no-supervise"), revision=BEFORE_CALL),
-    Target(IN_FRONT, (*SERVE, "--no-supervise")),
+    Target(IN_FRONT, (*SERVE, "--no-supervise"), revision=BEFORE_ROWS),
+    Target(ROWS, (*SERVE, "--no-supervise"), revision=BEFORE_ONE_PASS),
+    Target(ONE_PASS, (*SERVE, "--no-supervise"), revision=BEFORE_HASH),
+    Target(CURRENT, (*SERVE, "--no-supervise")),
     Target("tiaokuai serve (supervised)", SERVE),
     Target("tiaokuai serve, cache off", SERVE, env={"TIAOKUAI_DECISION_CACHE": "0"}),
     Target("bare FastAPI (same stack)", (*UVICORN, "bench.bare_app:app"), lead=False),
 )
 BARE = "bare FastAPI (same stack)"
 SERVED = "tiaokuai serve (supervised)"
-STEPS = [t.name for t in TARGETS[:7]]  # the cumulative rows of "what each change bought"
+STEPS = [t.name for t in TARGETS[:10]]  # the cumulative rows of "what each change bought"
 
 
 def bodies(n: int = 200, seed: int = 11) -> list[dict[str, Any]]:
@@ -237,7 +249,8 @@ def http_figures(reps: int = 3, seconds: int = 8) -> dict[str, Any]:
             commits.append(commit_cost(tmp))
     summary: dict[str, Any] = {"reps": reps, "seconds": seconds, "targets": {}, "batch": {}, "baseline": BASELINE if baseline else None,
                                "before_turns": BEFORE_TURNS if trees.get(BEFORE_TURNS) else None,
-                               "before_call": BEFORE_CALL if trees.get(BEFORE_CALL) else None}
+                               "before_call": BEFORE_CALL if trees.get(BEFORE_CALL) else None,
+                               "later": {r[:12]: bool(trees.get(r)) for r in (BEFORE_ROWS, BEFORE_ONE_PASS, BEFORE_HASH)}}
     for name, by_c in results.items():
         for connections, runs in by_c.items():
             bare = results[BARE][connections]

@@ -19,7 +19,7 @@ from typing import Any
 
 from bench.asgi_profile import asgi_figures
 from bench.engine import BASELINE, engine_figures, load_figures, revision_tree
-from bench.http import IN_FRONT, ROOT, baseline_tree, http_figures
+from bench.http import CURRENT, ROOT, baseline_tree, http_figures
 from bench.intake_eval import INTAKE_BEGIN, INTAKE_END, intake_figures, intake_section
 from bench.keepalive import keepalive_figures, keepalive_section
 
@@ -182,7 +182,8 @@ def http_section(h: dict[str, Any]) -> list[str]:
                 f"Cumulative, in the same run: the baseline revision `{str(h['baseline'])[:12]}` as it was, then each change added "
                 f"(the rows up to gc.freeze() served from revision `{str(h.get('before_turns'))[:12]}`, before the log's hand-off "
                 f"once per event-loop turn; the hand-off row from `{str(h.get('before_call'))[:12]}`, before the fast path moved "
-                "in front of FastAPI's own call; the last row is the current tree). "
+                "in front of FastAPI's own call; the next three rows each from the revision before the row below's change, "
+                f"{', '.join(f'`{r}`' for r in h.get('later', {}))}; the last row is the current tree). "
                 "× previous = requests/s ÷ the row above's, per repetition (median)."
             ),
             "",
@@ -279,7 +280,7 @@ def analysis(engines: list[dict[str, Any]], http: dict[str, Any] | None, loads: 
     if http is not None:
         t = http["targets"]
         served1, served32 = t["tiaokuai serve (supervised)|1"], t["tiaokuai serve (supervised)|32"]
-        direct1, direct32 = t[f"{IN_FRONT}|1"], t[f"{IN_FRONT}|32"]
+        direct1, direct32 = t[f"{CURRENT}|1"], t[f"{CURRENT}|32"]
         commit = http["commit_us"]["FULL"]
         ceiling = c1_ceiling(commit, t["bare FastAPI (same stack)|1"]["rate"])
         lines.append(
