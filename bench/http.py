@@ -69,6 +69,7 @@ IN_FRONT = "+ fast path in front of FastAPI's own call: tiaokuai serve --no-supe
 ROWS = "+ multi-row INSERT, records as tuples: tiaokuai serve --no-supervise"
 ONE_PASS = "+ one-pass request validation (model_validate_json): tiaokuai serve --no-supervise"
 CURRENT = "+ chain hash keeps the GIL, one head query: tiaokuai serve --no-supervise"
+NO_FSYNC = "tiaokuai serve, synchronous=NORMAL (no fsync per commit; not the default)"
 UVICORN = ("uvicorn", "--host", "127.0.0.1", "--port", "{port}", "--log-level", "info")
 SERVE = ("api.cli", "serve", "--host", "127.0.0.1", "--port", "{port}")
 TARGETS = (
@@ -84,6 +85,8 @@ TARGETS = (
     Target(CURRENT, (*SERVE, "--no-supervise")),
     Target("tiaokuai serve (supervised)", SERVE),
     Target("tiaokuai serve, cache off", SERVE, env={"TIAOKUAI_DECISION_CACHE": "0"}),
+    # Not the default: what the same server does when a commit does not wait for the disk.
+    Target(NO_FSYNC, SERVE, env={"TIAOKUAI_SQLITE_SYNCHRONOUS": "NORMAL"}),
     Target("bare FastAPI (same stack)", (*UVICORN, "bench.bare_app:app"), lead=False),
 )
 BARE = "bare FastAPI (same stack)"

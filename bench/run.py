@@ -19,7 +19,7 @@ from typing import Any
 
 from bench.asgi_profile import asgi_figures
 from bench.engine import BASELINE, engine_figures, load_figures, revision_tree
-from bench.http import CURRENT, ROOT, baseline_tree, http_figures
+from bench.http import CURRENT, NO_FSYNC, ROOT, baseline_tree, http_figures
 from bench.intake_eval import INTAKE_BEGIN, INTAKE_END, intake_figures, intake_section
 from bench.keepalive import keepalive_figures, keepalive_section
 
@@ -291,6 +291,12 @@ def analysis(engines: list[dict[str, Any]], http: dict[str, Any] | None, loads: 
             f"between the repetitions on this disk, which alone caps a server that acknowledges only committed decisions at "
             f"{ceiling:.2f} of the bare endpoint; the disk's fsync time varies several-fold from minute to minute here "
             "(see the per-rep figures), so the c=1 ratios measure the disk more than the code."
+            + (
+                f" The same server with `synchronous=NORMAL` (a commit does not wait for the disk; not the default): "
+                f"{t[f'{NO_FSYNC}|1']['ratio']:.2f} at c=1, {t[f'{NO_FSYNC}|32']['ratio']:.2f} at c=32 — what the code "
+                "does at c=1 once the fsync is out of the way."
+                if f"{NO_FSYNC}|1" in t else ""
+            )
         )
     lines.append(
         "- p99 on this machine is set by CPU contention as much as by the code: the 2 cores are shared with other jobs "
