@@ -241,10 +241,10 @@ def chain_hash(fields: Mapping[str, Json]) -> str:
     # (tests/test_store.py proves it on arbitrary text); it is ~20x faster than `json`.
     # The writer hashes a batch's records while the event loop waits for the GIL: an update
     # that released the GIL would send the writer to the back of the queue for it once per
-    # record (measured: bench/results.md, "what each change bought"), so it is fed in
-    # pieces below hashlib's release threshold. The digest is the same.
+    # record (bench/http.py measures it: a row of "what each change bought"), so it is fed
+    # in pieces below hashlib's release threshold. The digest is the same.
     """
-    data = memoryview(orjson.dumps(fields if type(fields) is dict else dict(fields), option=orjson.OPT_SORT_KEYS))
+    data = memoryview(orjson.dumps(dict(fields), option=orjson.OPT_SORT_KEYS))
     digest = hashlib.sha256()
     for start in range(0, len(data), _HASH_PIECE):
         digest.update(data[start : start + _HASH_PIECE])
@@ -741,8 +741,7 @@ class DecisionLog:
                         "prev_hash": prev,
                     }
                     digest = heads[policy.id] = chain_hash(fields)
-                    records.append(Record(seq, item.id, item.time, item.kind, item.reference, item.request, item.response,
-                                          policy.id, policy.version, policy.digest, item.engine_version, prev, digest))
+                    records.append(Record(**fields, hash=digest))  # type: ignore[arg-type]
                 for start in range(0, len(records), ROWS_PER_INSERT):
                     rows = records[start : start + ROWS_PER_INSERT]
                     cursor.execute(sql.insert(len(rows)), [value for row in rows for value in row])
