@@ -25,6 +25,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -100,6 +101,12 @@ class _Context:
         self.locator = Locator(policy.files)
         self.locate_warnings = locate_warnings
         self._same: dict[tuple[str, str], list[date]] = {}
+
+    @cached_property
+    def first_township(self) -> str:
+        """The township counter-examples use when a clause names none (once per check, not per clause)."""
+        townships = self.policy.townships()
+        return townships[0].id if townships else ""
 
     def same_body_days(self, a: str, b: str) -> list[date]:
         """The boundary dates on which references `a` and `b` name one body (successors
@@ -201,16 +208,16 @@ def _all_cases(n: int) -> str:
     return "the only case" if n == 1 else f"all {n} cases"
 
 
-def _first_township(policy: Policy) -> str:
-    townships = policy.townships()
-    return townships[0].id if townships else ""
-
-
 # --------------------------------------------------------------------------- static pass
 
 
 def static_findings(
-    policy: Policy, *, examples: bool = True, locate_warnings: bool = True, compiled: CompiledPolicy | None = None
+    policy: Policy,
+    *,
+    examples: bool = True,
+    locate_warnings: bool = True,
+    compiled: CompiledPolicy | None = None,
+    warnings: bool = True,
 ) -> list[Finding]:
     """Every finding that needs no case enumeration (all error kinds among them).
 
@@ -218,16 +225,16 @@ def static_findings(
     every example against every matter and finds warnings only; the activation gate skips it.
     `locate_warnings=False` points a warning at its item's first line instead of the key's
     (errors always at the key): finding a key composes the file's YAML again.
+    `warnings=False` runs only the checks that can report an error (`STATIC_CHECKS`): every
+    error, and the warnings those checks happen to find.
     """
     ctx = _Context(policy, locate_warnings=locate_warnings, compiled=compiled)
     found: list[Finding] = []
-    checks = [_structural, _org_references, _delegations, _hubs, _lead_and_support, _matter_references, _unsatisfiable, _intake]
-    if examples:
-        checks.append(_intake_examples)
-    for check in checks:
-        found += check(ctx)
-    # the case chapter's errors already stop loading; its warnings are findings here
-    found += [f for f in validate_cases(policy) if f.severity == "warning"]
+    for check, codes in STATIC_CHECKS:
+        if (examples or check is not _intake_examples) and (warnings or any(severity_of(c) == "error" for c in codes)):
+            found += check(ctx)
+    if warnings:  # the case chapter's errors already stop loading; its warnings are findings here
+        found += [f for f in validate_cases(policy) if f.severity == "warning"]
     return _ordered(found)
 
 
@@ -395,7 +402,7 @@ def _org_references(ctx: _Context) -> Iterable[Finding]:
             via = f" (its successor chain ends at `{org.id}`)" if resolved.via else ""
             message = f"{ref.role} `{ref.ref}` ended on {org.valid_until} with no successor{via}, but this {noun} is still in force"
             hint = f"give `{org.id}` a `successor`, name the body in force now, or set `valid_until: {org.valid_until}` on this {noun}"
-        township = ref.ref if ref.role == "township" else _first_township(policy)
+        township = ref.ref if ref.role == "township" else ctx.first_township
         example = Case(township=township, matter=ref.matter, as_of=bad[0])
         yield ctx.finding("org_not_in_force", ref.section, ref.item_id, message, hint, ref.path, [example])
 
@@ -511,7 +518,7 @@ def _matter_references(ctx: _Context) -> Iterable[Finding]:
         live = [d for d in ctx.days if clause.in_force(d)]
         before = [d for d in live if matter.valid_from is not None and d < matter.valid_from]
         after = [d for d in live if matter.valid_until is not None and d >= matter.valid_until]
-        township = _first_township(policy)
+        township = ctx.first_township
         if before:
             yield ctx.finding(
                 "gap", section, item_id,
@@ -951,6 +958,22 @@ def _shadowed(ctx: _Context, clause: str, section: str, fired: int, tally: _Tall
 # --------------------------------------------------------------------------- entry points
 
 
+# The static checks in the order they run, each with every code it can report (a test holds
+# each to its codes). The activation gate runs only those that can report an error: the
+# warning-only ones were half of its time at ×100 (bench/results.md, load).
+STATIC_CHECKS: tuple[tuple[Callable[[_Context], Iterable[Finding]], frozenset[str]], ...] = (
+    (_structural, frozenset({"structural_limit"})),
+    (_org_references, frozenset({"org_not_in_force"})),
+    (_delegations, frozenset({"delegation_without_team"})),
+    (_hubs, frozenset({"hub_serves_own_team"})),
+    (_lead_and_support, frozenset({"lead_and_support"})),
+    (_matter_references, frozenset({"gap", "expired_reference"})),
+    (_unsatisfiable, frozenset({"unsatisfiable"})),
+    (_intake, frozenset({"shared_alias", "shared_place_name", "shared_cue"})),
+    (_intake_examples, frozenset({"example_misassigned"})),
+)
+
+
 def _ordered(findings: Iterable[Finding]) -> list[Finding]:
     unique: dict[tuple[str, str | None, str], Finding] = {}
     for f in findings:
@@ -958,10 +981,11 @@ def _ordered(findings: Iterable[Finding]) -> list[Finding]:
     return sorted(unique.values(), key=lambda f: (f.file or "", f.line or 0, f.id or "", f.code))
 
 
-def gate(policy: Policy, compiled: CompiledPolicy | None = None) -> list[Finding]:
+def gate(policy: Policy, compiled: CompiledPolicy | None = None, *, warnings: bool = True) -> list[Finding]:
     """The activation check: raise PolicyError when the fast checks find an error.
 
-    Returns the warnings. `compiled`: the policy's ruleset definitions (`build_definitions`),
+    Returns the warnings; `warnings=False` (activation, which has no use for them) runs only
+    the checks that can find an error, so it returns at most their warnings. `compiled`: the policy's ruleset definitions (`build_definitions`),
     when the caller is about to register them: their structural limits are checked on them
     instead of on a second build. `engine.runtime.activate` calls it for every policy it is about
     to serve (start-up, `Runtime.from_files`, `Runtime.swap`), so a hot reload gets the same
@@ -973,7 +997,7 @@ def gate(policy: Policy, compiled: CompiledPolicy | None = None) -> list[Finding
     # paused as while loading (engine.policy.collector): ×100 took 1.0 s with it, 2.3 s without.
     """
     with collector_paused():  # intake's self-test finds warnings only: left to `check`
-        findings = static_findings(policy, examples=False, locate_warnings=False, compiled=compiled)
+        findings = static_findings(policy, examples=False, locate_warnings=False, compiled=compiled, warnings=warnings)
     errors = [f for f in findings if f.severity == "error"]
     if errors:
         raise PolicyError(errors)

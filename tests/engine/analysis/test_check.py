@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from engine.analysis import space
-from engine.analysis.check import check_dir, gate, prove, static_findings
+from engine.analysis.check import STATIC_CHECKS, _Context, check_dir, gate, prove, static_findings
 from engine.errors import PolicyError
 from engine.lead.decide import decide
 from engine.lead.facts import build_fact
@@ -211,6 +211,44 @@ def test_gate_points_errors_at_the_key_and_warnings_at_their_item() -> None:
         ("M1", line_of("org_not_in_force", "lead: dept-old")),
         ("R-NEW", line_of("org_not_in_force", "supports: [dept-new]")),
     ]
+
+
+def test_each_static_check_reports_only_the_codes_it_declares() -> None:
+    """The activation gate skips the checks whose codes are all warnings (`STATIC_CHECKS`): a
+    check that reported an error code it does not declare could let an error through."""
+    seen: set[str] = set()
+    for fixture in sorted(p for p in CHECK.iterdir() if (p / "policy.yaml").is_file()):
+        try:
+            policy = load_policy(fixture)
+        except PolicyError:
+            continue
+        ctx = _Context(policy)
+        for check, codes in STATIC_CHECKS:
+            found = {f.code for f in check(ctx)}
+            assert found <= codes, (fixture.name, check.__name__, found - codes)
+            seen |= found
+    assert seen == set().union(*(codes for _, codes in STATIC_CHECKS))  # every declared code is exercised
+
+
+def test_gate_without_warnings_refuses_the_same_errors() -> None:
+    """Activation's gate (`warnings=False`) runs only the checks that can find an error: on every
+    fixture it refuses exactly what the full gate refuses, with the same findings."""
+    refused = 0
+    for fixture in sorted(p for p in CHECK.iterdir() if (p / "policy.yaml").is_file()):
+        try:
+            policy = load_policy(fixture)
+        except PolicyError:
+            continue
+        outcomes = []
+        for warnings in (True, False):
+            try:
+                outcomes.append([f for f in gate(policy, warnings=warnings) if f.severity == "error"])
+            except PolicyError as exc:
+                outcomes.append(exc.findings)
+        assert outcomes[0] == outcomes[1], fixture.name
+        refused += bool(outcomes[0])
+    assert refused >= 3
+    assert gate(load_policy(CHECK / "hub_serves_own_team"), warnings=False) == []  # a warning-only check: skipped
 
 
 def test_intake_self_test_is_checked_but_not_gated() -> None:
