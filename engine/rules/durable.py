@@ -31,6 +31,7 @@ import orjson
 from durable import engine as durable_engine
 
 from engine.errors import EngineFailure
+from engine.policy.collector import collector_paused
 from engine.rules.compile import CompiledPolicy, Fire
 
 SID = "tk"
@@ -141,7 +142,16 @@ class DurableRules:
         self._handles: dict[str, tuple[int, dict[str, str], tuple[str, ...] | None]] = {}
 
     def register(self, compiled: CompiledPolicy) -> Registration:
-        """Create one ruleset per shard, named after the policy digest and a generation."""
+        """Create one ruleset per shard, named after the policy digest and a generation.
+
+        # NOTE: collection is paused as while loading (engine.policy.collector): the copies of
+        # the definitions and durable_rules' Python objects for them all live on, and each full
+        # collection meanwhile walked the whole policy again (bench/results.md, load: register).
+        """
+        with collector_paused():
+            return self._register(compiled)
+
+    def _register(self, compiled: CompiledPolicy) -> Registration:
         generation = next(self._generations)
         stem = f"tk{generation}_{compiled.policy.digest[:12]}"
         names = {shard: f"{stem}_{shard}" for shard in compiled.shards}
