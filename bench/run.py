@@ -36,6 +36,10 @@ SOAK_BEGIN, SOAK_END = markers("soak")
 # locator's index): its load row is measured at ×1 next to the current tree.
 GATE_BASELINE = "2e86c4e"
 GATE_BASELINE_NAME = "before the gate fixes (2e86c4e)"
+# the last revision before the activation gate skipped warning-only checks, registration paused
+# collection and YAML data was built by engine.policy's own constructor: what those bought
+LOAD_STEP = "eeaed70"
+LOAD_STEP_NAME = f"before the lean gate and YAML construction ({LOAD_STEP})"
 TARGET_P50, TARGET_P99 = 60.0, 300.0
 
 
@@ -371,6 +375,9 @@ def main() -> None:
         baseline = baseline_tree(Path(tmp))
         if baseline is not None:
             trees["before"] = baseline
+        step = revision_tree(Path(tmp), LOAD_STEP, "step")
+        if step is not None:
+            trees[LOAD_STEP_NAME] = step
         unfixed = revision_tree(Path(tmp), GATE_BASELINE, "unfixed")
         if unfixed is not None:
             trees[GATE_BASELINE_NAME] = unfixed
